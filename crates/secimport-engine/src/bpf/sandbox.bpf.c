@@ -1,0 +1,633 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * secimport's kernel side: process-tree tracking, Python stack attribution at
+ * every syscall, per-module aggregation (trace) and per-module decisions
+ * (log / kill / stop).
+ *
+ * Nothing runs per Python call: the cost is paid only at syscalls of the
+ * sandboxed tree. At each one we find the calling thread's PyThreadState
+ * (matched on the thread's fsbase, i.e. pthread_self()), walk its frame chain
+ * and map each code object to a module id (cached per code object). Trace
+ * mode aggregates {module, syscall} counts in a per-CPU map; run modes look
+ * the syscall up in the base set first and only walk when it is not there.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "sandbox.h"
+
+#define SIGKILL 9
+#define SIGSTOP 19
+#define MAX_THREADS_SCAN 128
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Static settings, written by the loader between open() and load(). */
+const volatile __u32 mode = MODE_TRACE;
+const volatile __u32 unknown_rule = UNKNOWN_BASE_ONLY;
+const volatile __u32 max_depth = 128;
+const volatile __u32 supervisor_tgid = 0;
+
+/* Set once a kill-mode violation happened: every process of the tree is
+ * killed at its next syscall. */
+__u32 kill_all = 0;
+__u32 next_module = MODULE_FIRST_DYNAMIC;
+
+/* Anchors so the skeleton carries these record types for the Rust side. */
+struct si_proc_event _proc_event = {};
+struct si_violation_event _violation_event = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct si_proc_state);
+} procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_PYCONFS);
+	__type(key, __u32);
+	__type(value, struct si_pyconf);
+} pyconfs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct si_exe_key);
+	__type(value, __u32);
+} py_exes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} tstates SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct si_code_key);
+	__type(value, struct si_code_val);
+} codes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_MODULES);
+	__type(key, struct si_filename_key);
+	__type(value, __u32);
+} module_ids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_MODULES);
+	__type(key, __u32);
+	__type(value, struct si_module_rule);
+} rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_MODULES);
+	__type(key, __u32);
+	__type(value, __u64);
+} seen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1 << 18);
+	__type(key, struct si_trace_key);
+	__type(value, __u64);
+} trace_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct si_report_key);
+	__type(value, __u64);
+} reported SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+/* Per-CPU scratch: too big for the 512-byte BPF stack. */
+struct si_scratch {
+	__u64 seq;
+	struct si_filename_key fname;
+	__u64 frame_ptrs[REPORT_FRAMES];
+	__u64 code_ptrs[REPORT_FRAMES];
+	__u32 frame_modules[REPORT_FRAMES];
+	struct si_violation_event ev;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct si_scratch);
+} scratch_map SEC(".maps");
+
+static __always_inline void stat_inc(__u32 id)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &id);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u64 read_u64(__u64 addr)
+{
+	__u64 v = 0;
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
+		return 0;
+	return v;
+}
+
+static __always_inline __u32 read_u32(__u64 addr)
+{
+	__u32 v = 0;
+	bpf_probe_read_user(&v, sizeof(v), (void *)addr);
+	return v;
+}
+
+static __always_inline void fill_hdr(struct si_event_hdr *h, __u32 type)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* ---------------------------------------------------------------- modules */
+
+/* Module id of a code object's co_filename; allocates an id for a new file. */
+static __noinline __u32 resolve_filename(__u64 fname_obj, const struct si_py_offsets *off)
+{
+	__u32 zero = 0;
+	struct si_scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s || !fname_obj)
+		return MODULE_UNREADABLE;
+
+	__u32 state = read_u32(fname_obj + off->str_state);
+	__u64 data;
+	/* state bits: interned:2 kind:3 compact:1 ascii:1 */
+	int compact = (state >> 5) & 1;
+	int ascii = (state >> 6) & 1;
+	if (compact && ascii)
+		data = fname_obj + off->str_ascii_data;
+	else if (compact)
+		data = read_u64(fname_obj + off->str_utf8);
+	else
+		data = 0;
+	if (!data)
+		return MODULE_UNREADABLE;
+
+	__builtin_memset(&s->fname, 0, sizeof(s->fname));
+	if (bpf_probe_read_user_str(s->fname.name, sizeof(s->fname.name), (void *)data) <= 0)
+		return MODULE_UNREADABLE;
+
+	__u32 *id = bpf_map_lookup_elem(&module_ids, &s->fname);
+	if (id)
+		return *id;
+	__u32 fresh = __sync_fetch_and_add(&next_module, 1);
+	if (fresh >= MAX_MODULES) {
+		stat_inc(STAT_MODULE_OVERFLOW);
+		return MODULE_OVERFLOW;
+	}
+	if (bpf_map_update_elem(&module_ids, &s->fname, &fresh, BPF_NOEXIST)) {
+		/* Lost a race with another CPU: use its id (ours stays unused). */
+		id = bpf_map_lookup_elem(&module_ids, &s->fname);
+		return id ? *id : MODULE_UNREADABLE;
+	}
+	return fresh;
+}
+
+static __always_inline __u32 module_of(__u32 tgid, __u64 code, const struct si_py_offsets *off)
+{
+	struct si_code_key k = { .tgid = tgid, .code = code };
+	__u64 fname_obj = read_u64(code + off->code_filename);
+	struct si_code_val *v = bpf_map_lookup_elem(&codes, &k);
+	if (v && v->filename == fname_obj)
+		return v->module;
+
+	struct si_code_val nv = { .filename = fname_obj };
+	nv.module = resolve_filename(fname_obj, off);
+	if (nv.module != MODULE_UNREADABLE)
+		bpf_map_update_elem(&codes, &k, &nv, BPF_ANY);
+	else
+		stat_inc(STAT_READ_ERRORS);
+	return nv.module;
+}
+
+/* ---------------------------------------------------------------- threads */
+
+static __always_inline __u64 find_tstate(__u32 tid, __u64 runtime, const struct si_py_offsets *off)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 fsbase = task->thread.fsbase;
+
+	__u64 *cached = bpf_map_lookup_elem(&tstates, &tid);
+	if (cached && *cached && read_u64(*cached + off->tstate_thread_id) == fsbase)
+		return *cached;
+
+	__u64 interp = read_u64(runtime + off->runtime_interpreters_head);
+	if (!interp)
+		return 0;
+	__u64 ts = read_u64(interp + off->interp_threads_head);
+	for (int i = 0; i < MAX_THREADS_SCAN && ts; i++) {
+		if (read_u64(ts + off->tstate_thread_id) == fsbase) {
+			bpf_map_update_elem(&tstates, &tid, &ts, BPF_ANY);
+			return ts;
+		}
+		ts = read_u64(ts + off->tstate_next);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ walk */
+
+struct si_walk_ctx {
+	struct si_py_offsets off;
+	__u64 frame;
+	__u64 seq;
+	__u32 tgid;
+	__u32 nr;
+	__u32 depth;      /* frames walked */
+	__u32 nuniq;      /* distinct modules seen */
+	__u32 denied;     /* first module that does not allow nr, or ~0 */
+	__u32 check;      /* run modes: judge each module */
+};
+
+static __always_inline void count_trace(__u32 module, __u32 nr)
+{
+	struct si_trace_key k = { .module = module, .nr = nr };
+	__u64 *c = bpf_map_lookup_elem(&trace_counts, &k);
+	if (c) {
+		*c += 1;
+	} else {
+		__u64 one = 1;
+		bpf_map_update_elem(&trace_counts, &k, &one, BPF_ANY);
+	}
+}
+
+static __always_inline int module_allows(__u32 module, __u32 nr)
+{
+	struct si_module_rule *r = bpf_map_lookup_elem(&rules, &module);
+	if (!r)
+		return 0;
+	if (!r->present)
+		return unknown_rule == UNKNOWN_ALLOW;
+	return (r->allow[(nr / 64) & (SYSCALL_WORDS - 1)] >> (nr % 64)) & 1;
+}
+
+/* Charge one module (once per syscall) and, in run modes, judge it. */
+static __always_inline void visit_module(struct si_walk_ctx *w, __u32 module)
+{
+	__u32 idx = module & (MAX_MODULES - 1);
+	__u64 *last = bpf_map_lookup_elem(&seen, &idx);
+	if (!last || *last == w->seq)
+		return;
+	*last = w->seq;
+	w->nuniq++;
+	if (mode == MODE_TRACE)
+		count_trace(module, w->nr);
+	else if (w->check && w->denied == ~0U && !module_allows(module, w->nr))
+		w->denied = module;
+}
+
+static long walk_step(__u32 i, struct si_walk_ctx *w)
+{
+	__u64 frame = w->frame;
+	if (!frame)
+		return 1;
+	w->frame = read_u64(frame + w->off.frame_previous);
+
+	if (w->off.owner_cstack != ~0U) {
+		__u8 owner = 0;
+		bpf_probe_read_user(&owner, 1, (void *)(frame + w->off.frame_owner));
+		if (owner == w->off.owner_cstack)
+			return 0;
+	}
+	__u64 code = read_u64(frame + w->off.frame_code);
+	__u32 module = code ? module_of(w->tgid, code, &w->off) : MODULE_UNREADABLE;
+	if (!code)
+		stat_inc(STAT_READ_ERRORS);
+
+	__u32 d = w->depth;
+	if (d < REPORT_FRAMES) {
+		__u32 zero = 0;
+		struct si_scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+		if (s) {
+			s->frame_ptrs[d] = frame;
+			s->code_ptrs[d] = code;
+			s->frame_modules[d] = module;
+		}
+	}
+	w->depth = d + 1;
+	visit_module(w, module);
+	return 0;
+}
+
+/* Fill frame `i` of the pending violation event from what the walk saved. */
+struct si_report_ctx {
+	struct si_py_offsets off;
+	__u32 nframes;
+};
+
+static long report_step(__u32 i, struct si_report_ctx *r)
+{
+	__u32 zero = 0;
+	struct si_scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s || i >= r->nframes || i >= REPORT_FRAMES)
+		return 1;
+	struct si_frame_info *f = &s->ev.frames[i];
+	__u64 code = s->code_ptrs[i];
+	__u64 frame = s->frame_ptrs[i];
+
+	f->code = code;
+	f->module = s->frame_modules[i];
+	f->firstlineno = read_u32(code + r->off.code_firstlineno);
+	f->func[0] = 0;
+	__u64 name = read_u64(code + r->off.code_qualname);
+	if (name)
+		bpf_probe_read_user_str(f->func, sizeof(f->func), (void *)(name + r->off.str_ascii_data));
+
+	__u64 instr = read_u64(frame + r->off.frame_prev_instr);
+	__u64 start = code + r->off.code_adaptive;
+	f->lasti = instr >= start ? (__s32)((instr - start) / 2) : -1;
+
+	f->linetable_len = 0;
+	__u64 lt = read_u64(code + r->off.code_linetable);
+	if (lt) {
+		__u64 len = read_u64(lt + r->off.bytes_size);
+		__u32 n = len > LINETABLE_MAX ? LINETABLE_MAX : (__u32)len;
+		if (n > 0 && n <= LINETABLE_MAX &&
+		    !bpf_probe_read_user(f->linetable, n, (void *)(lt + r->off.bytes_data)))
+			f->linetable_len = n;
+	}
+	return 0;
+}
+
+static __always_inline void report_violation(struct si_walk_ctx *w, __u32 module)
+{
+	__u32 zero = 0;
+	struct si_scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return;
+
+	stat_inc(STAT_VIOLATIONS);
+	if (mode == MODE_LOG) {
+		/* One full report per (process, syscall, module); repeats are counted. */
+		struct si_report_key k = { .tgid = w->tgid, .nr = w->nr, .module = module };
+		__u64 one = 1, *c = bpf_map_lookup_elem(&reported, &k);
+		if (c) {
+			__sync_fetch_and_add(c, 1);
+			stat_inc(STAT_VIOLATIONS_SUPPRESSED);
+			return;
+		}
+		bpf_map_update_elem(&reported, &k, &one, BPF_ANY);
+	}
+
+	struct si_violation_event *ev = &s->ev;
+	fill_hdr(&ev->hdr, EV_VIOLATION);
+	ev->nr = w->nr;
+	ev->module = module;
+	ev->depth = w->depth;
+	ev->truncated = w->frame != 0;
+	ev->action = mode;
+	ev->nframes = w->depth < REPORT_FRAMES ? w->depth : REPORT_FRAMES;
+
+	struct si_report_ctx r = { .off = w->off, .nframes = ev->nframes };
+	bpf_loop(REPORT_FRAMES, report_step, &r, 0);
+
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
+		stat_inc(STAT_EVENTS_LOST);
+}
+
+static __always_inline void enforce(__u32 module)
+{
+	if (mode == MODE_KILL) {
+		kill_all = 1;
+		bpf_send_signal(SIGKILL);
+	} else if (mode == MODE_STOP) {
+		bpf_send_signal(SIGSTOP);
+	}
+}
+
+/* A syscall with no Python frame to charge: one bucket. */
+static __always_inline int charge_bucket(struct si_walk_ctx *w, __u32 module)
+{
+	if (mode == MODE_TRACE) {
+		count_trace(module, w->nr);
+		return 0;
+	}
+	if (!module_allows(module, w->nr)) {
+		report_violation(w, module);
+		enforce(module);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	struct si_proc_state *p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p)
+		return 0;
+	if (kill_all) {
+		bpf_send_signal(SIGKILL);
+		return 0;
+	}
+	if (p->kind == PROC_LAUNCHING || id < 0 || id >= NR_SYSCALLS)
+		return 0;
+
+	__u32 nr = id;
+	stat_inc(STAT_SYSCALLS);
+	__sync_fetch_and_add(&p->syscalls, 1);
+
+	struct si_walk_ctx w = {};
+	w.tgid = tgid;
+	w.nr = nr;
+	w.denied = ~0U;
+
+	if (p->kind != PROC_PYTHON)
+		return charge_bucket(&w, MODULE_NON_PYTHON);
+
+	if (mode != MODE_TRACE) {
+		/* The base set allows a syscall whatever the stack: no walk. */
+		if (unknown_rule != UNKNOWN_DENY && module_allows(MODULE_FRAMELESS, nr))
+			return 0;
+		w.check = 1;
+	}
+
+	__u32 idx = p->pyconf & (MAX_PYCONFS - 1);
+	struct si_pyconf *conf = bpf_map_lookup_elem(&pyconfs, &idx);
+	__u64 runtime = p->runtime;
+	if (!conf || !runtime)
+		return charge_bucket(&w, MODULE_FRAMELESS);
+
+	__u64 ts = find_tstate((__u32)pid_tgid, runtime, &conf->off);
+	if (!ts) {
+		stat_inc(STAT_TSTATE_MISSES);
+		return charge_bucket(&w, MODULE_FRAMELESS);
+	}
+	__u64 frame;
+	if (conf->off.tstate_cframe == ~0U)
+		frame = read_u64(ts + conf->off.cframe_current_frame);
+	else
+		frame = read_u64(read_u64(ts + conf->off.tstate_cframe) + conf->off.cframe_current_frame);
+	if (!frame)
+		return charge_bucket(&w, MODULE_FRAMELESS);
+
+	__u32 zero = 0;
+	struct si_scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 0;
+	w.seq = ++s->seq;
+	w.off = conf->off;
+	w.frame = frame;
+	stat_inc(STAT_WALKS);
+	bpf_loop(max_depth, walk_step, &w, 0);
+
+	if (w.frame) {
+		stat_inc(STAT_TRUNCATED);
+		visit_module(&w, MODULE_TRUNCATED);
+	}
+	if (w.nuniq == 0)
+		return charge_bucket(&w, MODULE_FRAMELESS);
+
+	if (w.check && w.denied != ~0U) {
+		report_violation(&w, w.denied);
+		enforce(w.denied);
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------- process tree */
+
+static __always_inline void emit_proc_event(__u32 type, __u32 kind, __s32 code, __u64 runtime,
+					    __u64 syscalls, struct linux_binprm *bprm)
+{
+	struct si_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(STAT_EVENTS_LOST);
+		return;
+	}
+	fill_hdr(&e->hdr, type);
+	e->kind = kind;
+	e->exit_code = code;
+	e->runtime = runtime;
+	e->syscalls = syscalls;
+	e->filename[0] = 0;
+	if (bprm)
+		bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid;
+	__u32 ctgid = child->tgid;
+	if (ptgid == ctgid)
+		return 0; /* a thread */
+	struct si_proc_state *p = bpf_map_lookup_elem(&procs, &ptgid);
+	if (!p || p->kind == PROC_LAUNCHING)
+		return 0;
+	struct si_proc_state c = *p;
+	c.syscalls = 0;
+	bpf_map_update_elem(&procs, &ctgid, &c, BPF_ANY);
+
+	struct si_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(STAT_EVENTS_LOST);
+		return 0;
+	}
+	fill_hdr(&e->hdr, EV_FORK);
+	e->hdr.pid = ctgid;
+	e->hdr.tid = child->pid;
+	e->hdr.ppid = ptgid;
+	e->kind = c.kind;
+	e->exit_code = 0;
+	e->runtime = c.runtime;
+	e->syscalls = 0;
+	e->filename[0] = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = task->tgid;
+	struct si_proc_state *p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p)
+		return 0;
+	struct si_exe_key k = {
+		.dev = BPF_CORE_READ(bprm, file, f_inode, i_sb, s_dev),
+		.ino = BPF_CORE_READ(bprm, file, f_inode, i_ino),
+	};
+	__u32 *conf = bpf_map_lookup_elem(&py_exes, &k);
+	p->runtime = 0;
+	if (conf) {
+		p->kind = PROC_PYTHON;
+		p->pyconf = *conf;
+	} else {
+		p->kind = PROC_OTHER;
+	}
+	emit_proc_event(EV_EXEC, p->kind, 0, 0, 0, bprm);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *task)
+{
+	__u32 tid = task->pid;
+	__u32 tgid = task->tgid;
+	bpf_map_delete_elem(&tstates, &tid);
+	struct si_proc_state *p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p)
+		return 0;
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0; /* other threads live on */
+	emit_proc_event(EV_EXIT, p->kind, BPF_CORE_READ(task, exit_code), 0, p->syscalls, 0);
+	bpf_map_delete_elem(&procs, &tgid);
+	return 0;
+}
+
+/* Py_BytesMain: the interpreter is about to initialise; _PyRuntime's address
+ * follows from where this object was mapped. The attach cookie is the pyconf
+ * index of the probed ELF. */
+SEC("uprobe")
+int BPF_UPROBE(on_py_main)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct si_proc_state *p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p)
+		return 0;
+	__u32 idx = bpf_get_attach_cookie(ctx) & (MAX_PYCONFS - 1);
+	struct si_pyconf *conf = bpf_map_lookup_elem(&pyconfs, &idx);
+	if (!conf)
+		return 0;
+	p->runtime = PT_REGS_IP(ctx) + conf->runtime_minus_main;
+	p->pyconf = idx;
+	p->kind = PROC_PYTHON;
+	emit_proc_event(EV_PYTHON_READY, PROC_PYTHON, 0, p->runtime, 0, 0);
+	return 0;
+}

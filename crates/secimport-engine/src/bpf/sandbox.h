@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The contract between the BPF programs (sandbox.bpf.c) and the Rust loader.
+ *
+ * Every struct that crosses the boundary is defined here once. The Rust side
+ * never mirrors these by hand: it uses the types libbpf-cargo generates into
+ * the skeleton (see `types` in the engine crate), which come from the BTF of
+ * the compiled object.
+ */
+#ifndef SECIMPORT_SANDBOX_H
+#define SECIMPORT_SANDBOX_H
+
+/* Well-known module ids. Real modules (one per distinct co_filename) start at
+ * MODULE_FIRST_DYNAMIC. */
+#define MODULE_FRAMELESS 0   /* Python process, no Python frame on the stack */
+#define MODULE_NON_PYTHON 1  /* a process that is not running the interpreter */
+#define MODULE_TRUNCATED 2   /* frames beyond the walk limit */
+#define MODULE_OVERFLOW 3    /* more distinct files than MAX_MODULES */
+#define MODULE_UNREADABLE 4  /* a frame whose code/filename could not be read */
+#define MODULE_FIRST_DYNAMIC 8
+
+#define MAX_MODULES 65536
+#define FILENAME_MAX_LEN 256
+#define NR_SYSCALLS 512
+#define SYSCALL_WORDS (NR_SYSCALLS / 64)
+#define MAX_PYCONFS 8
+#define REPORT_FRAMES 20
+#define FUNC_NAME_LEN 64
+#define LINETABLE_MAX 256
+
+/* Sandbox modes (const volatile `mode`). */
+#define MODE_TRACE 0 /* aggregate syscall counts per module, decide nothing */
+#define MODE_LOG 1   /* decide; report violations; let them run */
+#define MODE_KILL 2  /* decide; SIGKILL the tree at syscall entry */
+#define MODE_STOP 3  /* decide; SIGSTOP the offending process */
+
+/* How modules the policy does not cover are judged (const volatile `unknown_rule`). */
+#define UNKNOWN_BASE_ONLY 0
+#define UNKNOWN_ALLOW 1
+#define UNKNOWN_DENY 2
+
+/* proc_state.kind */
+#define PROC_LAUNCHING 0 /* forked by the launcher, not yet exec'd: ignored */
+#define PROC_PYTHON 1    /* running a known interpreter */
+#define PROC_OTHER 2     /* running anything else */
+
+/* Counters (array map `stats`). */
+enum stat_id {
+	STAT_SYSCALLS = 0,  /* syscalls of tracked processes */
+	STAT_WALKS,         /* Python stacks walked */
+	STAT_TRUNCATED,     /* stacks deeper than the walk limit */
+	STAT_EVENTS_LOST,   /* ring buffer full */
+	STAT_READ_ERRORS,   /* user memory reads that failed during walks */
+	STAT_MODULE_OVERFLOW,
+	STAT_TSTATE_MISSES, /* thread of a Python process without a PyThreadState */
+	STAT_VIOLATIONS,
+	STAT_VIOLATIONS_SUPPRESSED, /* repeats not reported individually */
+	STAT_MAX,
+};
+
+/* Where the interpreter keeps what the walker needs. One entry per supported
+ * interpreter ELF, filled from the offsets table in the engine crate. */
+struct si_py_offsets {
+	__u32 runtime_interpreters_head;
+	__u32 interp_threads_head;
+	__u32 tstate_next;
+	__u32 tstate_thread_id;
+	__u32 tstate_cframe;        /* 0xffffffff: tstate holds current_frame directly */
+	__u32 cframe_current_frame; /* or tstate->current_frame when tstate_cframe is 0xffffffff */
+	__u32 frame_code;
+	__u32 frame_previous;
+	__u32 frame_owner;
+	__u32 frame_prev_instr;
+	__u32 owner_cstack;          /* owner value of shim frames to skip; 0xffffffff if none */
+	__u32 code_filename;
+	__u32 code_qualname;
+	__u32 code_firstlineno;
+	__u32 code_linetable;
+	__u32 code_adaptive;
+	__u32 str_length;
+	__u32 str_state;
+	__u32 str_ascii_data;
+	__u32 str_utf8;              /* PyCompactUnicodeObject.utf8 (char *) */
+	__u32 bytes_size;
+	__u32 bytes_data;
+};
+
+struct si_pyconf {
+	struct si_py_offsets off;
+	/* _PyRuntime minus Py_BytesMain, both as ELF virtual addresses in the
+	 * same object: added to the uprobe's address it gives &_PyRuntime. */
+	__s64 runtime_minus_main;
+};
+
+struct si_proc_state {
+	__u64 runtime;   /* address of _PyRuntime in this process, 0 = not known yet */
+	__u32 pyconf;    /* index into `pyconfs` */
+	__u32 kind;      /* PROC_* */
+	__u64 syscalls;
+};
+
+struct si_exe_key {
+	__u64 dev;
+	__u64 ino;
+};
+
+struct si_code_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 code;
+};
+
+struct si_code_val {
+	__u64 filename; /* co_filename pointer when cached, to detect reuse */
+	__u32 module;
+	__u32 pad;
+};
+
+struct si_filename_key {
+	char name[FILENAME_MAX_LEN];
+};
+
+struct si_trace_key {
+	__u32 module;
+	__u32 nr;
+};
+
+struct si_report_key {
+	__u32 tgid;
+	__u32 nr;
+	__u32 module;
+};
+
+/* rules[module] in run modes; rules[MODULE_FRAMELESS] is the base set,
+ * rules[MODULE_NON_PYTHON] what non-Python descendants may do. */
+struct si_module_rule {
+	__u64 allow[SYSCALL_WORDS];
+	__u32 present; /* 0: the policy does not cover this module */
+	__u32 pad;
+};
+
+/* Ring buffer records: first field is the type. */
+enum event_type {
+	EV_FORK = 1,
+	EV_EXEC = 2,
+	EV_EXIT = 3,
+	EV_VIOLATION = 4,
+	EV_PYTHON_READY = 5,
+};
+
+struct si_event_hdr {
+	__u32 type;
+	__u32 pid;
+	__u32 tid;
+	__u32 ppid;
+	__u64 ts_ns;
+	char comm[16];
+};
+
+struct si_proc_event {
+	struct si_event_hdr hdr;
+	__s32 exit_code;  /* EV_EXIT: raw wait status */
+	__u32 kind;       /* PROC_* after the event */
+	__u64 runtime;    /* EV_PYTHON_READY */
+	__u64 syscalls;   /* EV_EXIT: syscalls the process made while tracked */
+	char filename[FILENAME_MAX_LEN]; /* EV_EXEC */
+};
+
+struct si_frame_info {
+	__u64 code;
+	__u32 module;
+	__u32 firstlineno;
+	__s32 lasti;        /* code unit offset of the current instruction, -1 unknown */
+	__u32 linetable_len;
+	char func[FUNC_NAME_LEN];
+	__u8 linetable[LINETABLE_MAX];
+};
+
+struct si_violation_event {
+	struct si_event_hdr hdr;
+	__u32 nr;           /* syscall number */
+	__u32 module;       /* first module on the stack (innermost) that denied it */
+	__u32 depth;        /* frames walked */
+	__u32 nframes;      /* frames filled in below */
+	__u32 action;       /* MODE_* applied */
+	__u32 truncated;
+	struct si_frame_info frames[REPORT_FRAMES];
+};
+
+#endif /* SECIMPORT_SANDBOX_H */

@@ -1,0 +1,510 @@
+//! Loads the BPF programs, fills their maps, and reads back what they learned.
+//!
+//! One [`Sandbox`] serves one `secimport trace` or `secimport run`: it is
+//! configured (mode, walk limit, interpreters), attached, told which pids to
+//! follow, polled for events, and finally read (module ids, counts, counters).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::mem::MaybeUninit;
+use std::os::unix::fs::MetadataExt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder, UprobeOpts};
+
+use crate::python::Interpreter;
+use crate::skel::types;
+use crate::skel::{SandboxSkel, SandboxSkelBuilder};
+use crate::EngineError;
+
+// SAFETY: these are plain C structs generated from the BPF object's BTF; any
+// byte pattern is a valid value.
+unsafe impl plain::Plain for types::si_proc_event {}
+unsafe impl plain::Plain for types::si_violation_event {}
+unsafe impl plain::Plain for types::si_event_hdr {}
+unsafe impl plain::Plain for types::si_proc_state {}
+unsafe impl plain::Plain for types::si_trace_key {}
+unsafe impl plain::Plain for types::si_filename_key {}
+unsafe impl plain::Plain for types::si_module_rule {}
+unsafe impl plain::Plain for types::si_pyconf {}
+unsafe impl plain::Plain for types::si_exe_key {}
+
+/// Well-known module ids; must match `MODULE_*` in `src/bpf/sandbox.h`.
+pub mod module_id {
+    pub const FRAMELESS: u32 = 0;
+    pub const NON_PYTHON: u32 = 1;
+    pub const TRUNCATED: u32 = 2;
+    pub const OVERFLOW: u32 = 3;
+    pub const UNREADABLE: u32 = 4;
+    pub const FIRST_DYNAMIC: u32 = 8;
+}
+
+const EV_FORK: u32 = 1;
+const EV_EXEC: u32 = 2;
+const EV_EXIT: u32 = 3;
+const EV_VIOLATION: u32 = 4;
+const EV_PYTHON_READY: u32 = 5;
+
+const PROC_LAUNCHING: u32 = 0;
+const PROC_PYTHON: u32 = 1;
+
+/// What the kernel side does at each syscall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Trace = 0,
+    Log = 1,
+    Kill = 2,
+    Stop = 3,
+}
+
+/// How modules the policy does not cover are judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownRule {
+    BaseOnly = 0,
+    Allow = 1,
+    Deny = 2,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub mode: Mode,
+    pub unknown_rule: UnknownRule,
+    /// Frames walked per syscall before the stack counts as truncated.
+    pub walk_limit: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            mode: Mode::Trace,
+            unknown_rule: UnknownRule::BaseOnly,
+            walk_limit: 128,
+        }
+    }
+}
+
+/// Kernel counters (see `enum stat_id` in sandbox.h).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub syscalls: u64,
+    pub walks: u64,
+    pub truncated: u64,
+    pub events_lost: u64,
+    pub read_errors: u64,
+    pub module_overflow: u64,
+    pub tstate_misses: u64,
+    pub violations: u64,
+    pub violations_suppressed: u64,
+}
+
+/// One frame of a violating stack, innermost first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFrame {
+    pub module: u32,
+    pub function: String,
+    pub firstlineno: u32,
+    /// Code-unit index of the current instruction, if known.
+    pub lasti: Option<u32>,
+    /// The code object's `co_linetable` (possibly cut at 256 bytes).
+    pub linetable: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub pid: u32,
+    pub tid: u32,
+    pub ppid: u32,
+    pub comm: String,
+    pub ts_ns: u64,
+    pub nr: u32,
+    pub module: u32,
+    pub depth: u32,
+    pub truncated: bool,
+    pub frames: Vec<RawFrame>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Fork {
+        pid: u32,
+        ppid: u32,
+        comm: String,
+    },
+    Exec {
+        pid: u32,
+        ppid: u32,
+        comm: String,
+        filename: String,
+        python: bool,
+    },
+    PythonReady {
+        pid: u32,
+    },
+    Exit {
+        pid: u32,
+        comm: String,
+        wait_status: i32,
+        syscalls: u64,
+    },
+    Violation(Box<Violation>),
+}
+
+fn cstr(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+fn i8s(bytes: &[i8]) -> Vec<u8> {
+    bytes.iter().map(|&b| b as u8).collect()
+}
+
+fn decode(data: &[u8]) -> Option<Event> {
+    let mut hdr = types::si_event_hdr::default();
+    plain::copy_from_bytes(&mut hdr, data).ok()?;
+    let comm = cstr(&i8s(&hdr.comm));
+    match hdr.r#type {
+        EV_FORK | EV_EXEC | EV_EXIT | EV_PYTHON_READY => {
+            let mut e = types::si_proc_event::default();
+            plain::copy_from_bytes(&mut e, data).ok()?;
+            Some(match hdr.r#type {
+                EV_FORK => Event::Fork {
+                    pid: hdr.pid,
+                    ppid: hdr.ppid,
+                    comm,
+                },
+                EV_EXEC => Event::Exec {
+                    pid: hdr.pid,
+                    ppid: hdr.ppid,
+                    comm,
+                    filename: cstr(&i8s(&e.filename)),
+                    python: e.kind == PROC_PYTHON,
+                },
+                EV_EXIT => Event::Exit {
+                    pid: hdr.pid,
+                    comm,
+                    wait_status: e.exit_code,
+                    syscalls: e.syscalls,
+                },
+                _ => Event::PythonReady { pid: hdr.pid },
+            })
+        }
+        EV_VIOLATION => {
+            let mut e = types::si_violation_event::default();
+            plain::copy_from_bytes(&mut e, data).ok()?;
+            let n = (e.nframes as usize).min(e.frames.len());
+            let frames = e.frames[..n]
+                .iter()
+                .map(|f| RawFrame {
+                    module: f.module,
+                    function: cstr(&i8s(&f.func)),
+                    firstlineno: f.firstlineno,
+                    lasti: (f.lasti >= 0).then_some(f.lasti as u32),
+                    linetable: f.linetable[..(f.linetable_len as usize).min(f.linetable.len())]
+                        .to_vec(),
+                })
+                .collect();
+            Some(Event::Violation(Box::new(Violation {
+                pid: hdr.pid,
+                tid: hdr.tid,
+                ppid: hdr.ppid,
+                comm,
+                ts_ns: hdr.ts_ns,
+                nr: e.nr,
+                module: e.module,
+                depth: e.depth,
+                truncated: e.truncated != 0,
+                frames,
+            })))
+        }
+        _ => None,
+    }
+}
+
+fn bytes_of<T: plain::Plain>(v: &T) -> &[u8] {
+    // SAFETY: T is Plain (a C struct without padding invariants); we only read
+    // its bytes for the duration of the borrow.
+    unsafe { plain::as_bytes(v) }
+}
+
+/// The loaded and attached BPF side.
+pub struct Sandbox {
+    skel: SandboxSkel<'static>,
+    _links: Vec<Link>,
+    ring: Option<RingBuffer<'static>>,
+    pending: Rc<RefCell<Vec<Event>>>,
+}
+
+fn bpf_err(what: &str) -> impl FnOnce(libbpf_rs::Error) -> EngineError + '_ {
+    move |e| EngineError::Bpf {
+        what: what.to_string(),
+        source: e,
+    }
+}
+
+impl Sandbox {
+    /// Opens, configures, loads and attaches the BPF programs.
+    pub fn load(opts: &Options, interpreters: &[Interpreter]) -> Result<Sandbox, EngineError> {
+        crate::logging::route_libbpf();
+        // The skeleton borrows its object storage for as long as it lives; a
+        // sandbox lives for the whole command, so the storage is leaked.
+        let storage: &'static mut MaybeUninit<OpenObject> =
+            Box::leak(Box::new(MaybeUninit::uninit()));
+        let mut open = SandboxSkelBuilder::default()
+            .open(storage)
+            .map_err(bpf_err("opening the BPF object"))?;
+        {
+            let ro = open
+                .maps
+                .rodata_data
+                .as_deref_mut()
+                .expect("the BPF object has read-only globals");
+            ro.mode = opts.mode as u32;
+            ro.unknown_rule = opts.unknown_rule as u32;
+            ro.max_depth = opts.walk_limit.clamp(1, 1 << 16);
+            ro.supervisor_tgid = std::process::id();
+        }
+        let skel = open.load().map_err(|e| EngineError::Bpf {
+            what: "loading the BPF programs (is this root, on a kernel with BTF and tp_btf?)"
+                .into(),
+            source: e,
+        })?;
+
+        let mut links = Vec::new();
+        let progs = &skel.progs;
+        for (name, prog) in [
+            ("sys_enter", &progs.on_sys_enter),
+            ("sched_process_fork", &progs.on_fork),
+            ("sched_process_exec", &progs.on_exec),
+            ("sched_process_exit", &progs.on_exit),
+        ] {
+            links.push(prog.attach().map_err(|e| EngineError::Bpf {
+                what: format!("attaching to the {name} tracepoint"),
+                source: e,
+            })?);
+        }
+
+        for (idx, interp) in interpreters.iter().enumerate() {
+            let idx = idx as u32;
+            let conf = types::si_pyconf {
+                off: kernel_offsets(&interp.offsets),
+                runtime_minus_main: interp.runtime_minus_main,
+            };
+            skel.maps
+                .pyconfs
+                .update(&idx.to_ne_bytes(), bytes_of(&conf), MapFlags::ANY)
+                .map_err(bpf_err("filling the interpreter table"))?;
+            let meta =
+                std::fs::metadata(&interp.executable).map_err(|e| EngineError::Interpreter {
+                    path: interp.executable.display().to_string(),
+                    reason: format!("cannot stat: {e}"),
+                    fix: "check the interpreter path".into(),
+                })?;
+            let dev = meta.dev();
+            // The kernel's s_dev is MKDEV(major, minor) = major << 20 | minor.
+            let key = types::si_exe_key {
+                dev: ((libc::major(dev) as u64) << 20) | libc::minor(dev) as u64,
+                ino: meta.ino(),
+            };
+            skel.maps
+                .py_exes
+                .update(bytes_of(&key), &idx.to_ne_bytes(), MapFlags::ANY)
+                .map_err(bpf_err("registering the interpreter executable"))?;
+            let uopts = UprobeOpts {
+                cookie: idx as u64,
+                func_name: Some("Py_BytesMain".into()),
+                ..Default::default()
+            };
+            links.push(
+                skel.progs
+                    .on_py_main
+                    .attach_uprobe_with_opts(-1, &interp.runtime_elf, 0, uopts)
+                    .map_err(|e| EngineError::Bpf {
+                        what: format!(
+                            "attaching a uprobe to Py_BytesMain in {}",
+                            interp.runtime_elf.display()
+                        ),
+                        source: e,
+                    })?,
+            );
+        }
+
+        let mut sandbox = Sandbox {
+            skel,
+            _links: links,
+            ring: None,
+            pending: Rc::new(RefCell::new(Vec::new())),
+        };
+        sandbox.build_ring()?;
+        Ok(sandbox)
+    }
+
+    fn build_ring(&mut self) -> Result<(), EngineError> {
+        let pending = Rc::clone(&self.pending);
+        let mut builder = RingBufferBuilder::new();
+        builder
+            .add(&self.skel.maps.events, move |data: &[u8]| {
+                if let Some(ev) = decode(data) {
+                    pending.borrow_mut().push(ev);
+                }
+                0
+            })
+            .map_err(bpf_err("setting up the event ring buffer"))?;
+        self.ring = Some(
+            builder
+                .build()
+                .map_err(bpf_err("setting up the event ring buffer"))?,
+        );
+        Ok(())
+    }
+
+    /// Starts following `pid`: it is ignored until it execs, then it and all
+    /// its descendants are sandboxed.
+    pub fn track_launching(&self, pid: u32) -> Result<(), EngineError> {
+        let st = types::si_proc_state {
+            kind: PROC_LAUNCHING,
+            ..Default::default()
+        };
+        self.skel
+            .maps
+            .procs
+            .update(&pid.to_ne_bytes(), bytes_of(&st), MapFlags::ANY)
+            .map_err(bpf_err("tracking the target process"))
+    }
+
+    /// Waits up to `timeout` for events and returns those that arrived.
+    pub fn poll(&self, timeout: Duration) -> Vec<Event> {
+        if let Some(ring) = &self.ring {
+            // An interrupted poll (EINTR) just returns early.
+            let _ = ring.poll(timeout);
+        }
+        std::mem::take(&mut *self.pending.borrow_mut())
+    }
+
+    /// Pids of the processes still followed.
+    pub fn live_processes(&self) -> Vec<u32> {
+        self.skel
+            .maps
+            .procs
+            .keys()
+            .filter_map(|k| {
+                k.get(..4)
+                    .map(|b| u32::from_ne_bytes(b.try_into().unwrap()))
+            })
+            .collect()
+    }
+
+    /// Syscalls made so far by a followed process.
+    pub fn process_syscalls(&self, pid: u32) -> Option<u64> {
+        let v = self
+            .skel
+            .maps
+            .procs
+            .lookup(&pid.to_ne_bytes(), MapFlags::ANY)
+            .ok()??;
+        let mut st = types::si_proc_state::default();
+        plain::copy_from_bytes(&mut st, &v).ok()?;
+        Some(st.syscalls)
+    }
+
+    /// Module id -> the file name (`co_filename`) it stands for.
+    pub fn module_files(&self) -> BTreeMap<u32, String> {
+        let map = &self.skel.maps.module_ids;
+        map.keys()
+            .filter_map(|k| {
+                let v = map.lookup(&k, MapFlags::ANY).ok()??;
+                let id = u32::from_ne_bytes(v.get(..4)?.try_into().ok()?);
+                Some((id, cstr(&k)))
+            })
+            .collect()
+    }
+
+    /// (module id, syscall number) -> calls, summed over CPUs.
+    pub fn trace_counts(&self) -> BTreeMap<(u32, u32), u64> {
+        let map = &self.skel.maps.trace_counts;
+        let mut out = BTreeMap::new();
+        for k in map.keys() {
+            let mut key = types::si_trace_key::default();
+            if plain::copy_from_bytes(&mut key, &k).is_err() {
+                continue;
+            }
+            if let Ok(Some(per_cpu)) = map.lookup_percpu(&k, MapFlags::ANY) {
+                let total: u64 = per_cpu
+                    .iter()
+                    .filter_map(|v| {
+                        v.get(..8)
+                            .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
+                    })
+                    .sum();
+                *out.entry((key.module, key.nr)).or_insert(0) += total;
+            }
+        }
+        out
+    }
+
+    pub fn stats(&self) -> Stats {
+        let read = |id: u32| -> u64 {
+            self.skel
+                .maps
+                .stats
+                .lookup_percpu(&id.to_ne_bytes(), MapFlags::ANY)
+                .ok()
+                .flatten()
+                .map(|cpus| {
+                    cpus.iter()
+                        .filter_map(|v| {
+                            v.get(..8)
+                                .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        };
+        Stats {
+            syscalls: read(0),
+            walks: read(1),
+            truncated: read(2),
+            events_lost: read(3),
+            read_errors: read(4),
+            module_overflow: read(5),
+            tstate_misses: read(6),
+            violations: read(7),
+            violations_suppressed: read(8),
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // The ring buffer refers to the skeleton's map: drop it first.
+        self.ring.take();
+    }
+}
+
+fn kernel_offsets(o: &crate::python::PyOffsets) -> types::si_py_offsets {
+    types::si_py_offsets {
+        runtime_interpreters_head: o.runtime_interpreters_head,
+        interp_threads_head: o.interp_threads_head,
+        tstate_next: o.tstate_next,
+        tstate_thread_id: o.tstate_thread_id,
+        tstate_cframe: o.tstate_cframe.unwrap_or(u32::MAX),
+        cframe_current_frame: o.cframe_current_frame,
+        frame_code: o.frame_code,
+        frame_previous: o.frame_previous,
+        frame_owner: o.frame_owner,
+        frame_prev_instr: o.frame_prev_instr,
+        owner_cstack: o.owner_cstack.map(u32::from).unwrap_or(u32::MAX),
+        code_filename: o.code_filename,
+        code_qualname: o.code_qualname,
+        code_firstlineno: o.code_firstlineno,
+        code_linetable: o.code_linetable,
+        code_adaptive: o.code_adaptive,
+        str_length: o.str_length,
+        str_state: o.str_state,
+        str_ascii_data: o.str_ascii_data,
+        str_utf8: o.str_utf8,
+        bytes_size: o.bytes_size,
+        bytes_data: o.bytes_data,
+    }
+}

@@ -1,0 +1,9 @@
+//! The pure half of secimport: everything that needs neither root nor clang.
+//!
+//! - [`syscalls`]: the x86-64 syscall table (generated, see `scripts/gen-syscalls.py`).
+//! - [`naming`]: how a code object's `co_filename` becomes a module name.
+//! - [`trace`]: the versioned trace file written by `secimport trace`.
+
+pub mod naming;
+pub mod syscalls;
+pub mod trace;

@@ -1,0 +1,60 @@
+//! One file per subcommand; each returns the process exit code.
+
+use crate::cli::{Cli, Command};
+
+pub mod trace;
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if f.alternate() {
+            write!(f, "{:#}", self.error)
+        } else {
+            write!(f, "{}", self.error)
+        }
+    }
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        self.code
+    }
+
+    /// A usage or configuration error: exit 2.
+    pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: 2,
+            error: error.into(),
+        }
+    }
+
+    /// Something failed while running: exit 2 as well (nothing ran unsandboxed).
+    pub fn runtime(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: 2,
+            error: error.into(),
+        }
+    }
+}
+
+impl From<secimport_engine::EngineError> for Failure {
+    fn from(e: secimport_engine::EngineError) -> Self {
+        if e.is_usage() {
+            Failure::usage(e)
+        } else {
+            Failure::runtime(e)
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<i32, Failure> {
+    match cli.command {
+        Command::Trace(args) => trace::run(args),
+    }
+}

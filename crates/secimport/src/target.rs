@@ -1,0 +1,122 @@
+//! Turns `--entrypoint`/`--python`/`-- command` into what to launch: the real
+//! interpreter, the argv, the entry script and the import roots used to name
+//! modules.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use secimport_engine::python::{self, Interpreter};
+
+use crate::cli::TargetArgs;
+use crate::commands::Failure;
+
+pub struct Target {
+    pub interpreter: Interpreter,
+    pub argv: Vec<String>,
+    /// Absolute path of the entry script (named `__main__`), if there is one.
+    pub main_script: Option<String>,
+    /// Directories module names are derived from.
+    pub import_roots: Vec<String>,
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The script a `python [options] script args` command line runs, if any.
+fn script_of(args: &[String]) -> Option<&str> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-c" | "-m" | "-" => return None,
+            "-X" | "-W" | "--check-hash-based-pycs" => {
+                it.next();
+            }
+            s if s.starts_with('-') => {}
+            s => return Some(s),
+        }
+    }
+    None
+}
+
+pub fn resolve(args: &TargetArgs) -> Result<Target, Failure> {
+    let (interpreter, argv, script) = match (&args.entrypoint, args.args.first()) {
+        (Some(entry), _) => {
+            if !entry.is_file() {
+                return Err(Failure::usage(anyhow!(
+                    "entrypoint {} does not exist; pass the path of a Python script with --entrypoint",
+                    entry.display()
+                )));
+            }
+            let interp = python::discover(args.python.as_deref().unwrap_or("python3"))?;
+            let script = absolute(entry).display().to_string();
+            let mut argv = vec![interp.executable.display().to_string(), script.clone()];
+            argv.extend(args.args.iter().cloned());
+            (interp, argv, Some(script))
+        }
+        (None, Some(program)) => {
+            if args.python.is_some() {
+                return Err(Failure::usage(anyhow!(
+                    "--python and a command after `--` both name the interpreter; use one of them"
+                )));
+            }
+            let interp = python::discover(program)?;
+            let mut argv = vec![interp.executable.display().to_string()];
+            argv.extend(args.args[1..].iter().cloned());
+            let script = script_of(&args.args[1..]).map(|s| absolute(Path::new(s)).display().to_string());
+            (interp, argv, script)
+        }
+        (None, None) => {
+            return Err(Failure::usage(anyhow!(
+                "nothing to run: pass --entrypoint SCRIPT, or a command after `--` (e.g. `-- python3 app.py`)"
+            )))
+        }
+    };
+    if !nix_is_root() {
+        return Err(Failure::usage(anyhow!(
+            "secimport loads eBPF programs and needs root (CAP_BPF and CAP_PERFMON); re-run with sudo"
+        )));
+    }
+
+    let first_root = match &script {
+        Some(s) => Path::new(s).parent().map(|p| p.display().to_string()),
+        None => std::env::current_dir()
+            .ok()
+            .map(|p| p.display().to_string()),
+    };
+    let import_roots = first_root
+        .into_iter()
+        .chain(interpreter.sys_path.iter().cloned())
+        .collect();
+    Ok(Target {
+        interpreter,
+        argv,
+        main_script: script,
+        import_roots,
+    })
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_of;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn finds_the_script_after_options() {
+        assert_eq!(
+            script_of(&s(&["-u", "-X", "dev", "app.py", "-v"])),
+            Some("app.py")
+        );
+        assert_eq!(script_of(&s(&["-c", "print(1)"])), None);
+        assert_eq!(script_of(&s(&["-m", "http.server"])), None);
+        assert_eq!(script_of(&s(&[])), None);
+    }
+}
