@@ -6,6 +6,7 @@
 //! - [`launcher`]: starting the target so that it runs nothing unsandboxed.
 
 pub mod launcher;
+pub mod linetable;
 mod logging;
 pub mod python;
 pub mod sandbox;

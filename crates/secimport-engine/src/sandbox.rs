@@ -373,6 +373,44 @@ impl Sandbox {
             .map_err(bpf_err("tracking the target process"))
     }
 
+    /// Sets what module `id` may do (run modes). `allow` is a 512-bit
+    /// bitmap indexed by syscall number.
+    pub fn set_rule(&self, id: u32, allow: &[u64; 8]) -> Result<(), EngineError> {
+        let rule = types::si_module_rule {
+            allow: *allow,
+            present: 1,
+            ..Default::default()
+        };
+        self.skel
+            .maps
+            .rules
+            .update(&id.to_ne_bytes(), bytes_of(&rule), MapFlags::ANY)
+            .map_err(bpf_err("loading the policy into the kernel"))
+    }
+
+    /// Pre-assigns module id `id` to the source file `filename` (a
+    /// `co_filename`), so the kernel judges that file by `rules[id]`.
+    pub fn register_file(&self, filename: &str, id: u32) -> Result<(), EngineError> {
+        let mut key = types::si_filename_key::default();
+        // The kernel reads at most FILENAME_MAX_LEN - 1 bytes of a name.
+        let n = filename.len().min(key.name.len() - 1);
+        for (dst, src) in key.name.iter_mut().zip(&filename.as_bytes()[..n]) {
+            *dst = *src as i8;
+        }
+        self.skel
+            .maps
+            .module_ids
+            .update(bytes_of(&key), &id.to_ne_bytes(), MapFlags::ANY)
+            .map_err(bpf_err("loading the policy's module table into the kernel"))
+    }
+
+    /// First id the kernel hands out to files the policy does not name.
+    pub fn set_next_dynamic_module(&mut self, next: u32) {
+        if let Some(data) = self.skel.maps.data_data.as_deref_mut() {
+            data.next_module = next;
+        }
+    }
+
     /// Waits up to `timeout` for events and returns those that arrived.
     pub fn poll(&self, timeout: Duration) -> Vec<Event> {
         if let Some(ring) = &self.ring {

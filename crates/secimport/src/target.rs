@@ -78,8 +78,12 @@ pub fn resolve(args: &TargetArgs) -> Result<Target, Failure> {
         )));
     }
 
+    // Like CPython's sys.path[0]: the script's directory with symlinks resolved.
     let first_root = match &script {
-        Some(s) => Path::new(s).parent().map(|p| p.display().to_string()),
+        Some(s) => Path::new(s)
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.display().to_string())),
         None => std::env::current_dir()
             .ok()
             .map(|p| p.display().to_string()),

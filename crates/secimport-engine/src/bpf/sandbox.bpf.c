@@ -270,6 +270,7 @@ struct si_walk_ctx {
 	__u32 nuniq;      /* distinct modules seen */
 	__u32 denied;     /* first module that does not allow nr, or ~0 */
 	__u32 check;      /* run modes: judge each module */
+	__u32 base_ok;    /* nr is in the base set */
 };
 
 static __always_inline void count_trace(__u32 module, __u32 nr)
@@ -284,14 +285,22 @@ static __always_inline void count_trace(__u32 module, __u32 nr)
 	}
 }
 
-static __always_inline int module_allows(__u32 module, __u32 nr)
+static __always_inline int rule_bit(struct si_module_rule *r, __u32 nr)
+{
+	return (r->allow[(nr / 64) & (SYSCALL_WORDS - 1)] >> (nr % 64)) & 1;
+}
+
+/* Does `module` let `nr` through? `base_ok`: nr is in the base set. */
+static __always_inline int module_allows(__u32 module, __u32 nr, int base_ok)
 {
 	struct si_module_rule *r = bpf_map_lookup_elem(&rules, &module);
 	if (!r)
 		return 0;
-	if (!r->present)
-		return unknown_rule == UNKNOWN_ALLOW;
-	return (r->allow[(nr / 64) & (SYSCALL_WORDS - 1)] >> (nr % 64)) & 1;
+	if (r->present)
+		return base_ok || rule_bit(r, nr);
+	if (unknown_rule == UNKNOWN_ALLOW)
+		return 1;
+	return unknown_rule == UNKNOWN_BASE_ONLY && base_ok;
 }
 
 /* Charge one module (once per syscall) and, in run modes, judge it. */
@@ -305,7 +314,7 @@ static __always_inline void visit_module(struct si_walk_ctx *w, __u32 module)
 	w->nuniq++;
 	if (mode == MODE_TRACE)
 		count_trace(module, w->nr);
-	else if (w->check && w->denied == ~0U && !module_allows(module, w->nr))
+	else if (w->check && w->denied == ~0U && !module_allows(module, w->nr, w->base_ok))
 		w->denied = module;
 }
 
@@ -435,7 +444,8 @@ static __always_inline int charge_bucket(struct si_walk_ctx *w, __u32 module)
 		count_trace(module, w->nr);
 		return 0;
 	}
-	if (!module_allows(module, w->nr)) {
+	struct si_module_rule *r = bpf_map_lookup_elem(&rules, &module);
+	if (!r || !rule_bit(r, w->nr)) {
 		report_violation(w, module);
 		enforce(module);
 	}
@@ -471,7 +481,10 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 
 	if (mode != MODE_TRACE) {
 		/* The base set allows a syscall whatever the stack: no walk. */
-		if (unknown_rule != UNKNOWN_DENY && module_allows(MODULE_FRAMELESS, nr))
+		__u32 base = MODULE_FRAMELESS;
+		struct si_module_rule *r = bpf_map_lookup_elem(&rules, &base);
+		w.base_ok = r && rule_bit(r, nr);
+		if (w.base_ok && unknown_rule != UNKNOWN_DENY)
 			return 0;
 		w.check = 1;
 	}
