@@ -5,6 +5,7 @@
 //! - [`sandbox`]: loading the programs, filling and reading their maps;
 //! - [`launcher`]: starting the target so that it runs nothing unsandboxed.
 
+pub mod install;
 pub mod launcher;
 pub mod linetable;
 mod logging;
@@ -33,6 +34,8 @@ pub enum EngineError {
     },
     #[error("cannot start {program}: {reason}")]
     Launch { program: String, reason: String },
+    #[error("policy: {0}")]
+    Policy(String),
 }
 
 impl EngineError {

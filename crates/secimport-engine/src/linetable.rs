@@ -12,7 +12,10 @@
 
 /// The source line of code unit `lasti`, if the table says.
 pub fn line_for(linetable: &[u8], firstlineno: u32, lasti: u32) -> Option<u32> {
-    let mut r = Reader { data: linetable, pos: 0 };
+    let mut r = Reader {
+        data: linetable,
+        pos: 0,
+    };
     let mut line = firstlineno as i64;
     let mut addr: u32 = 0;
     while let Some(first) = r.byte() {
@@ -83,7 +86,11 @@ impl Reader<'_> {
 
     fn svarint(&mut self) -> Option<i64> {
         let u = self.varint()?;
-        Some(if u & 1 == 1 { -((u >> 1) as i64) } else { (u >> 1) as i64 })
+        Some(if u & 1 == 1 {
+            -((u >> 1) as i64)
+        } else {
+            (u >> 1) as i64
+        })
     }
 }
 
@@ -100,7 +107,10 @@ mod tests {
     }
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// Ground truth from CPython 3.11's own `co_positions()`
@@ -113,7 +123,12 @@ mod tests {
         for c in &cases {
             let table = unhex(&c.linetable);
             for (i, want) in c.lines.iter().enumerate() {
-                assert_eq!(line_for(&table, c.firstlineno, i as u32), *want, "{} code unit {i}", c.name);
+                assert_eq!(
+                    line_for(&table, c.firstlineno, i as u32),
+                    *want,
+                    "{} code unit {i}",
+                    c.name
+                );
             }
         }
     }

@@ -3,7 +3,12 @@
 //! - [`syscalls`]: the x86-64 syscall table (generated, see `scripts/gen-syscalls.py`).
 //! - [`naming`]: how a code object's `co_filename` becomes a module name.
 //! - [`trace`]: the versioned trace file written by `secimport trace`.
+//! - [`policy`]: the policy file (YAML/JSON), its validation and its
+//!   compilation into the bitmaps the kernel side uses.
+//! - [`build`]: trace -> policy.
 
+pub mod build;
 pub mod naming;
+pub mod policy;
 pub mod syscalls;
 pub mod trace;

@@ -26,6 +26,10 @@ pub struct Cli {
 pub enum Command {
     /// Run a Python program and record, for every module, the syscalls made while it was on the stack.
     Trace(TraceArgs),
+    /// Turn a trace into a policy (writes YAML and JSON).
+    Build(BuildArgs),
+    /// Run a program under a policy: report, kill or stop what it does not allow.
+    Run(RunArgs),
 }
 
 /// What to run: an entry script, or a whole command after `--`.
@@ -53,4 +57,81 @@ pub struct TraceArgs {
     /// Where to write the trace.
     #[arg(short, long, default_value = "trace.json", value_name = "FILE")]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RunMode {
+    /// Report violations; the program continues.
+    Log,
+    /// SIGKILL the whole tree at the violating syscall's entry (an exec never starts
+    /// the new program; other syscalls may still complete).
+    Kill,
+    /// SIGSTOP the violating process so it can be inspected, then resumed or killed.
+    Stop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnknownArg {
+    /// Modules the policy does not name may only make base syscalls.
+    BaseOnly,
+    /// Modules the policy does not name are not restricted.
+    Allow,
+    /// Any syscall made while an unnamed module is on the stack is a violation.
+    Deny,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The trace written by `secimport trace`.
+    #[arg(long, default_value = "trace.json", value_name = "FILE")]
+    pub trace: PathBuf,
+    /// Where to write the policy (.yaml or .json); the other format is written beside it.
+    #[arg(short, long, default_value = "policy.yaml", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Default mode recorded in the policy for `secimport run`.
+    #[arg(long, value_enum, default_value_t = RunMode::Log)]
+    pub mode: RunMode,
+    /// How `run` judges modules the trace never saw.
+    #[arg(long, value_enum, default_value_t = UnknownArg::BaseOnly)]
+    pub unknown: UnknownArg,
+    /// Keep one entry per module instead of one `pkg.*` entry for a package
+    /// whose modules all made the same syscalls.
+    #[arg(long)]
+    pub no_group: bool,
+    /// Policy name (default: the entry script's name).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The policy to enforce.
+    #[arg(long, default_value = "policy.yaml", value_name = "FILE")]
+    pub policy: PathBuf,
+    /// Overrides the policy's mode.
+    #[arg(long, value_enum, conflicts_with_all = ["kill_on_violation", "stop_on_violation"])]
+    pub mode: Option<RunMode>,
+    /// Same as --mode kill (the original secimport's flag).
+    #[arg(long, conflicts_with = "stop_on_violation")]
+    pub kill_on_violation: bool,
+    /// Same as --mode stop.
+    #[arg(long)]
+    pub stop_on_violation: bool,
+    /// JSON Lines log of violations [default: /tmp/.secimport/violations-<pid>.jsonl].
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+impl RunArgs {
+    pub fn mode(&self) -> Option<RunMode> {
+        if self.kill_on_violation {
+            Some(RunMode::Kill)
+        } else if self.stop_on_violation {
+            Some(RunMode::Stop)
+        } else {
+            self.mode
+        }
+    }
 }

@@ -10,6 +10,7 @@ mod commands;
 mod report;
 mod supervise;
 mod target;
+mod violations;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -107,7 +107,7 @@ pub fn supervise(
                             Process {
                                 pid: *pid,
                                 ppid: *ppid,
-                                exe: parent.as_ref().and_then(|p| p.exe.clone()),
+                                exe: None,
                                 comm: comm.clone(),
                                 kind: parent.map(|p| p.kind).unwrap_or_else(|| "other".into()),
                                 syscalls: 0,

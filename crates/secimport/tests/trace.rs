@@ -81,7 +81,9 @@ fn write_file(interp: Interp) {
     let command = &t.trace.command;
     let script = t.program.to_string_lossy();
     if command.len() != 3 || command[1] != script || command[2] != out_arg {
-        t.fail(&format!("trace.command is {command:?}, expected [python, {script:?}, {out_arg:?}]"));
+        t.fail(&format!(
+            "trace.command is {command:?}, expected [python, {script:?}, {out_arg:?}]"
+        ));
     }
     t.assert_file("helpers.filewriter", "helpers/filewriter.py");
     t.assert_charged("helpers.filewriter", &["openat", "write"]);
@@ -123,24 +125,39 @@ fn fork_child(interp: Interp) {
     t.assert_sane(0);
     t.assert_charged_exactly("getsid", &["__main__", "helpers.forker"]);
     if t.count("helpers.forker", "getsid") != 1 {
-        t.fail_showing("the child made exactly one getsid call", &["helpers.forker"]);
+        t.fail_showing(
+            "the child made exactly one getsid call",
+            &["helpers.forker"],
+        );
     }
     let pythons = t.python_processes();
     if pythons.len() != 2 {
-        t.fail(&format!("expected 2 python processes, found {}", pythons.len()));
+        t.fail(&format!(
+            "expected 2 python processes, found {}",
+            pythons.len()
+        ));
     }
     let root = &t.trace.processes[0];
     let Some(child) = pythons.iter().find(|p| p.pid != root.pid) else {
         t.fail("no python process besides the root");
     };
     if child.ppid != root.pid {
-        t.fail(&format!("the fork child {}'s ppid should be the root {}", child.pid, root.pid));
+        t.fail(&format!(
+            "the fork child {}'s ppid should be the root {}",
+            child.pid, root.pid
+        ));
     }
     if child.exe.is_some() {
-        t.fail(&format!("the fork child never exec'd, so its exe should be None, not {:?}", child.exe));
+        t.fail(&format!(
+            "the fork child never exec'd, so its exe should be None, not {:?}",
+            child.exe
+        ));
     }
     if child.exit_status != Some(0) {
-        t.fail(&format!("the fork child exited with 0, the trace says {:?}", child.exit_status));
+        t.fail(&format!(
+            "the fork child exited with 0, the trace says {:?}",
+            child.exit_status
+        ));
     }
 }
 
@@ -158,9 +175,11 @@ fn subprocess_exec(interp: Interp) {
     }
     let root_pid = t.trace.processes[0].pid;
     let true_proc = t.trace.processes.iter().find(|p| {
-        p.exe
-            .as_deref()
-            .is_some_and(|e| std::path::Path::new(e).file_name().is_some_and(|n| n == "true"))
+        p.exe.as_deref().is_some_and(|e| {
+            std::path::Path::new(e)
+                .file_name()
+                .is_some_and(|n| n == "true")
+        })
     });
     match true_proc {
         None => t.fail("no process with exe .../true"),
@@ -188,7 +207,7 @@ fn os_system(interp: Interp) {
     }
 }
 
-/// Checks a trace of deep_recursion.py taken with walk limit `limit`.
+/// Checks a trace of deep_recursion.py: truncated at the walk limit, still charged to the inner frames.
 fn check_deep_recursion(t: &common::Traced) {
     t.assert_sane(0);
     let limit = t.trace.counters.walk_limit;
@@ -221,7 +240,10 @@ fn deep_recursion_walk_limit_64(interp: Interp) {
     let case = Case::new(interp);
     let t = case.trace("deep_recursion.py", &[], &["--walk-limit", "64"]);
     if t.trace.counters.walk_limit != 64 {
-        t.fail(&format!("counters.walk_limit is {}, expected 64", t.trace.counters.walk_limit));
+        t.fail(&format!(
+            "counters.walk_limit is {}, expected 64",
+            t.trace.counters.walk_limit
+        ));
     }
     check_deep_recursion(&t);
 }
@@ -360,6 +382,9 @@ fn trace_without_a_program_is_a_usage_error() {
     let out = case.secimport(&["trace"]);
     out.assert_code(2);
     if out.stderr.trim().is_empty() {
-        panic!("a usage error must say what is wrong on stderr\n{}", out.describe());
+        panic!(
+            "a usage error must say what is wrong on stderr\n{}",
+            out.describe()
+        );
     }
 }

@@ -2,6 +2,8 @@
 
 use crate::cli::{Cli, Command};
 
+pub mod build;
+pub mod run;
 pub mod trace;
 
 /// An error with the exit code it maps to.
@@ -56,5 +58,7 @@ impl From<secimport_engine::EngineError> for Failure {
 pub fn run(cli: Cli) -> Result<i32, Failure> {
     match cli.command {
         Command::Trace(args) => trace::run(args),
+        Command::Build(args) => build::run(args),
+        Command::Run(args) => run::run(args),
     }
 }

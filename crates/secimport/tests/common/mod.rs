@@ -50,7 +50,11 @@ pub fn programs_dir() -> PathBuf {
 /// The path of a test program, relative to `tests/programs` (e.g. `helpers/netclient.py`).
 pub fn program(name: &str) -> PathBuf {
     let path = programs_dir().join(name);
-    assert!(path.is_file(), "test program {} does not exist", path.display());
+    assert!(
+        path.is_file(),
+        "test program {} does not exist",
+        path.display()
+    );
     path
 }
 
@@ -146,10 +150,19 @@ impl Interp {
 /// `major.minor.micro` of an interpreter, asked from the interpreter itself.
 pub fn python_version(python: &Path) -> String {
     let out = Command::new(python)
-        .args(["-I", "-c", "import platform; print(platform.python_version())"])
+        .args([
+            "-I",
+            "-c",
+            "import platform; print(platform.python_version())",
+        ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    assert!(out.status.success(), "{} -c ... failed: {}", python.display(), out.status);
+    assert!(
+        out.status.success(),
+        "{} -c ... failed: {}",
+        python.display(),
+        out.status
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -195,11 +208,18 @@ impl Case {
     }
 
     pub fn interp(&self) -> Interp {
-        self.interp.as_ref().expect("this case has no interpreter").0
+        self.interp
+            .as_ref()
+            .expect("this case has no interpreter")
+            .0
     }
 
     pub fn python(&self) -> &Path {
-        &self.interp.as_ref().expect("this case has no interpreter").1
+        &self
+            .interp
+            .as_ref()
+            .expect("this case has no interpreter")
+            .1
     }
 
     /// Where [`Case::trace`] and [`Case::trace_command`] ask for the trace.
@@ -271,7 +291,10 @@ impl Case {
     pub fn secimport<S: AsRef<OsStr>>(&self, args: &[S]) -> Outcome {
         let bin = secimport_bin();
         let argv: Vec<String> = std::iter::once(bin.display().to_string())
-            .chain(args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()))
+            .chain(
+                args.iter()
+                    .map(|a| a.as_ref().to_string_lossy().into_owned()),
+            )
             .collect();
         let stdout_path = self.path("secimport.stdout");
         let stderr_path = self.path("secimport.stderr");
@@ -288,7 +311,8 @@ impl Case {
                 cmd.env_remove(&key);
             }
         }
-        cmd.env("PYTHONDONTWRITEBYTECODE", "1").env("TMPDIR", self.dir());
+        cmd.env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("TMPDIR", self.dir());
 
         let mut child = cmd
             .spawn()
@@ -297,7 +321,9 @@ impl Case {
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
                 Ok(None) => {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -323,7 +349,10 @@ impl Drop for Case {
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.dir.disable_cleanup(true);
-            eprintln!("kept the run directory for inspection: {}", self.dir.path().display());
+            eprintln!(
+                "kept the run directory for inspection: {}",
+                self.dir.path().display()
+            );
         }
     }
 }
@@ -367,7 +396,11 @@ impl Outcome {
     /// The exit code; panics (with the run described) if secimport itself was killed by a signal.
     pub fn code(&self) -> i32 {
         self.status.code().unwrap_or_else(|| {
-            panic!("secimport itself did not exit normally ({})\n{}", self.status, self.describe())
+            panic!(
+                "secimport itself did not exit normally ({})\n{}",
+                self.status,
+                self.describe()
+            )
         })
     }
 
@@ -457,19 +490,33 @@ impl Traced {
 
     /// Python processes of the traced tree.
     pub fn python_processes(&self) -> Vec<&Process> {
-        self.trace.processes.iter().filter(|p| p.kind == "python").collect()
+        self.trace
+            .processes
+            .iter()
+            .filter(|p| p.kind == "python")
+            .collect()
     }
 
     /// Panics with `what` and everything needed to see why.
     #[track_caller]
     pub fn fail(&self, what: &str) -> ! {
-        panic!("[{}] {}: {what}\n{}", self.interp.label(), self.program_name(), self.context(&[]))
+        panic!(
+            "[{}] {}: {what}\n{}",
+            self.interp.label(),
+            self.program_name(),
+            self.context(&[])
+        )
     }
 
     /// Like [`Traced::fail`], showing the full syscall tables of `modules`.
     #[track_caller]
     pub fn fail_showing(&self, what: &str, modules: &[&str]) -> ! {
-        panic!("[{}] {}: {what}\n{}", self.interp.label(), self.program_name(), self.context(modules))
+        panic!(
+            "[{}] {}: {what}\n{}",
+            self.interp.label(),
+            self.program_name(),
+            self.context(modules)
+        )
     }
 
     fn program_name(&self) -> String {
@@ -485,8 +532,13 @@ impl Traced {
     pub fn context(&self, focus: &[&str]) -> String {
         let t = &self.trace;
         let mut s = String::new();
-        let _ = writeln!(s, "trace: {} (interpreter {:?}, build {})", self.path.display(),
-            t.interpreter.executable, t.interpreter.build);
+        let _ = writeln!(
+            s,
+            "trace: {} (interpreter {:?}, build {})",
+            self.path.display(),
+            t.interpreter.executable,
+            t.interpreter.build
+        );
         for name in focus {
             match t.modules.get(*name) {
                 Some(m) => {
@@ -509,8 +561,11 @@ impl Traced {
         let _ = writeln!(s, "buckets.unreadable: {}", counts(&t.buckets.unreadable));
         let _ = writeln!(s, "processes:");
         for p in &t.processes {
-            let _ = writeln!(s, "  pid {} ppid {} {} exe {:?} comm {:?} syscalls {} exit {:?}",
-                p.pid, p.ppid, p.kind, p.exe, p.comm, p.syscalls, p.exit_status);
+            let _ = writeln!(
+                s,
+                "  pid {} ppid {} {} exe {:?} comm {:?} syscalls {} exit {:?}",
+                p.pid, p.ppid, p.kind, p.exe, p.comm, p.syscalls, p.exit_status
+            );
         }
         let _ = writeln!(s, "counters: {:?}", t.counters);
         let _ = writeln!(s, "exit_status: {:?}", t.exit_status);
@@ -525,28 +580,45 @@ impl Traced {
     pub fn assert_sane(&self, expected_exit: i32) {
         let code = self.outcome.code();
         if code != expected_exit {
-            self.fail(&format!("secimport exited with {code}, expected the program's {expected_exit}"));
+            self.fail(&format!(
+                "secimport exited with {code}, expected the program's {expected_exit}"
+            ));
         }
         let t = &self.trace;
         if t.exit_status != Some(expected_exit) {
-            self.fail(&format!("trace.exit_status is {:?}, expected Some({expected_exit})", t.exit_status));
+            self.fail(&format!(
+                "trace.exit_status is {:?}, expected Some({expected_exit})",
+                t.exit_status
+            ));
         }
         let python = canonical(&self.python);
         match t.command.first() {
             Some(argv0) if canonical(argv0) == python => {}
-            _ => self.fail(&format!("trace.command is {:?}; argv[0] should be {}", t.command, python.display())),
+            _ => self.fail(&format!(
+                "trace.command is {:?}; argv[0] should be {}",
+                t.command,
+                python.display()
+            )),
         }
         if canonical(&t.interpreter.executable) != python {
-            self.fail(&format!("interpreter.executable should be {}", python.display()));
+            self.fail(&format!(
+                "interpreter.executable should be {}",
+                python.display()
+            ));
         }
         let version = python_version(&self.python);
         if t.interpreter.version != version {
-            self.fail(&format!("interpreter.version is {:?}, the interpreter says {version:?}",
-                t.interpreter.version));
+            self.fail(&format!(
+                "interpreter.version is {:?}, the interpreter says {version:?}",
+                t.interpreter.version
+            ));
         }
         if t.interpreter.build != self.interp.expected_build() {
-            self.fail(&format!("interpreter.build is {:?}, expected {:?}",
-                t.interpreter.build, self.interp.expected_build()));
+            self.fail(&format!(
+                "interpreter.build is {:?}, expected {:?}",
+                t.interpreter.build,
+                self.interp.expected_build()
+            ));
         }
         let runtime_elf = Path::new(&t.interpreter.runtime_elf);
         let runtime_ok = match self.interp {
@@ -556,13 +628,24 @@ impl Traced {
             Interp::DebianStatic => canonical(runtime_elf) == python,
         };
         if !runtime_ok {
-            self.fail(&format!("interpreter.runtime_elf {:?} is not where {} keeps _PyRuntime",
-                t.interpreter.runtime_elf, self.interp.label()));
+            self.fail(&format!(
+                "interpreter.runtime_elf {:?} is not where {} keeps _PyRuntime",
+                t.interpreter.runtime_elf,
+                self.interp.label()
+            ));
         }
         let programs = programs_dir();
-        if !t.interpreter.import_roots.iter().any(|r| canonical(r) == programs) {
-            self.fail(&format!("interpreter.import_roots {:?} lack the script directory {}",
-                t.interpreter.import_roots, programs.display()));
+        if !t
+            .interpreter
+            .import_roots
+            .iter()
+            .any(|r| canonical(r) == programs)
+        {
+            self.fail(&format!(
+                "interpreter.import_roots {:?} lack the script directory {}",
+                t.interpreter.import_roots,
+                programs.display()
+            ));
         }
         if t.counters.syscalls == 0 || t.counters.stacks_walked == 0 {
             self.fail("counters.syscalls and counters.stacks_walked must be non-zero");
@@ -573,7 +656,8 @@ impl Traced {
         match t.processes.first() {
             Some(root) if root.kind == "python" && root.exit_status == Some(expected_exit) => {}
             _ => self.fail(&format!(
-                "processes[0] should be the Python root process with exit status {expected_exit}")),
+                "processes[0] should be the Python root process with exit status {expected_exit}"
+            )),
         }
     }
 
@@ -585,14 +669,21 @@ impl Traced {
             self.fail_showing(&format!("module {module} is not in the trace"), &[module]);
         };
         if !m.files.iter().any(|f| canonical(f) == expected) {
-            self.fail_showing(&format!("module {module} should have file {}", expected.display()), &[module]);
+            self.fail_showing(
+                &format!("module {module} should have file {}", expected.display()),
+                &[module],
+            );
         }
     }
 
     /// Asserts that every one of `syscalls` is charged to `module`.
     #[track_caller]
     pub fn assert_charged(&self, module: &str, syscalls: &[&str]) {
-        let missing: Vec<&str> = syscalls.iter().copied().filter(|s| self.count(module, s) == 0).collect();
+        let missing: Vec<&str> = syscalls
+            .iter()
+            .copied()
+            .filter(|s| self.count(module, s) == 0)
+            .collect();
         if !missing.is_empty() {
             let holders: BTreeMap<&str, BTreeSet<String>> =
                 missing.iter().map(|s| (*s, self.modules_with(s))).collect();
@@ -606,9 +697,16 @@ impl Traced {
     /// Asserts that none of `syscalls` is charged to `module` (absent modules pass).
     #[track_caller]
     pub fn assert_not_charged(&self, module: &str, syscalls: &[&str]) {
-        let wrong: Vec<&str> = syscalls.iter().copied().filter(|s| self.count(module, s) != 0).collect();
+        let wrong: Vec<&str> = syscalls
+            .iter()
+            .copied()
+            .filter(|s| self.count(module, s) != 0)
+            .collect();
         if !wrong.is_empty() {
-            self.fail_showing(&format!("{wrong:?} must not be charged to {module}"), &[module]);
+            self.fail_showing(
+                &format!("{wrong:?} must not be charged to {module}"),
+                &[module],
+            );
         }
     }
 
@@ -644,7 +742,9 @@ impl Traced {
     #[track_caller]
     pub fn assert_no_truncation(&self) {
         if self.trace.counters.stacks_truncated != 0 || !self.trace.buckets.truncated.is_empty() {
-            self.fail("no stack of this program is deeper than the walk limit, yet some were truncated");
+            self.fail(
+                "no stack of this program is deeper than the walk limit, yet some were truncated",
+            );
         }
     }
 }

@@ -1,0 +1,171 @@
+//! Compiles a policy's module names into kernel keys.
+//!
+//! The kernel judges a frame by the module id of its `co_filename`. Policies
+//! speak of dotted module names and globs, which only user space can resolve,
+//! so before the target starts we enumerate the Python files under its import
+//! roots, name each one exactly as `trace` does, and pre-register those the
+//! policy covers. Files it does not cover get ids from the kernel on first
+//! sight and fall under the policy's `unknown` rule. The per-syscall cost does
+//! not depend on the policy's size: one array lookup per distinct module.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use secimport_policy::naming::Namer;
+use secimport_policy::policy::{Bitmap, Compiled};
+
+use crate::sandbox::{module_id, Sandbox};
+use crate::EngineError;
+
+/// Leave room for files the policy does not name (see MAX_MODULES in sandbox.h).
+const MAX_REGISTERED: usize = 60_000;
+
+/// What was loaded into the kernel.
+#[derive(Debug, Default)]
+pub struct Installed {
+    /// Module id -> (module name, policy key that covers it).
+    pub modules: BTreeMap<u32, (String, String)>,
+    /// Python files looked at under the import roots.
+    pub files_scanned: usize,
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
+
+/// Every `.py` file under `root` in a package-shaped directory (a directory
+/// whose name could be imported), as the path CPython would put in co_filename.
+fn python_files(root: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() || (kind.is_symlink() && path.is_dir()) {
+            if is_identifier(&name) && name != "__pycache__" {
+                python_files(&path, out);
+            }
+        } else if name.ends_with(".py") {
+            out.push(path.display().to_string());
+        }
+    }
+}
+
+const ALL: Bitmap = [u64::MAX; 8];
+
+/// Loads `compiled` into `sandbox`: base and children sets, and a rule for
+/// every file the policy covers.
+pub fn install(
+    sandbox: &mut Sandbox,
+    compiled: &Compiled,
+    namer: &Namer,
+    main_script: Option<&str>,
+) -> Result<Installed, EngineError> {
+    sandbox.set_rule(module_id::FRAMELESS, &compiled.base)?;
+    sandbox.set_rule(module_id::NON_PYTHON, &compiled.children)?;
+    // Frames we could not see are not judged; they are counted instead.
+    for id in [
+        module_id::TRUNCATED,
+        module_id::OVERFLOW,
+        module_id::UNREADABLE,
+    ] {
+        sandbox.set_rule(id, &ALL)?;
+    }
+
+    let mut files = Vec::new();
+    if let Some(main) = main_script {
+        files.push(main.to_string());
+    }
+    for root in namer.roots() {
+        python_files(Path::new(root), &mut files);
+    }
+    // Literal keys (pseudo-names like `<string>`, absolute paths) are file names.
+    files.extend(
+        compiled
+            .rules()
+            .map(|(key, _)| key)
+            .filter(|k| k.starts_with('<') || k.contains('/'))
+            .map(str::to_string),
+    );
+
+    let mut installed = Installed {
+        files_scanned: files.len(),
+        ..Default::default()
+    };
+    let mut seen = HashSet::new();
+    let mut next = module_id::FIRST_DYNAMIC;
+    for file in files {
+        if !seen.insert(file.clone()) {
+            continue;
+        }
+        let name = namer.module_name(&file);
+        let Some((key, allow)) = compiled.rule_for(&name) else {
+            continue;
+        };
+        if installed.modules.len() >= MAX_REGISTERED {
+            return Err(EngineError::Policy(format!(
+                "the policy covers more than {MAX_REGISTERED} Python files under the import roots; \
+                 narrow its globs"
+            )));
+        }
+        sandbox.register_file(&file, next)?;
+        sandbox.set_rule(next, &allow)?;
+        installed.modules.insert(next, (name, key.to_string()));
+        next += 1;
+    }
+    sandbox.set_next_dynamic_module(next);
+    Ok(installed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("json"));
+        assert!(is_identifier("_private2"));
+        assert!(!is_identifier("foo-1.0.dist-info"));
+        assert!(!is_identifier("2to3"));
+        assert!(!is_identifier(""));
+    }
+
+    #[test]
+    fn finds_package_files_only() {
+        let dir = std::env::temp_dir().join(format!("secimport-install-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for p in ["pkg/sub", "pkg/__pycache__", "not-a-pkg"] {
+            std::fs::create_dir_all(dir.join(p)).unwrap();
+        }
+        for f in [
+            "top.py",
+            "pkg/__init__.py",
+            "pkg/sub/m.py",
+            "pkg/__pycache__/x.py",
+            "not-a-pkg/y.py",
+            "pkg/data.txt",
+        ] {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        let mut out = Vec::new();
+        python_files(&dir, &mut out);
+        let mut rel: Vec<String> = out
+            .iter()
+            .map(|p| {
+                p.strip_prefix(&format!("{}/", dir.display()))
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        rel.sort();
+        assert_eq!(rel, ["pkg/__init__.py", "pkg/sub/m.py", "top.py"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,253 @@
+//! `secimport build`: a trace becomes a policy.
+//!
+//! A pure function: the same trace and options give the same policy, byte for
+//! byte once written. What was seen becomes what is allowed:
+//!
+//! - `base` = the frameless bucket (syscalls with no Python frame on the stack:
+//!   interpreter start-up and shutdown, native threads);
+//! - `children` = what the non-Python processes of the tree did;
+//! - `modules` = each traced module -> the syscalls made while it was on the
+//!   stack (counts dropped);
+//! - optionally, packages whose modules all did the same are merged into one
+//!   `pkg.*` entry, which also covers modules of the package the trace did not
+//!   see.
+//!
+//! The `truncated` and `unreadable` buckets are not used: those syscalls were
+//! charged to the frames that could be read, and a frame that could not be
+//! read names no module to allow anything to.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::policy::{
+    GeneratedFrom, Metadata, Mode, ModulePattern, Policy, Spec, Syscall, SyscallSet, UnknownRule,
+};
+use crate::trace::{SyscallCounts, Trace};
+
+/// How to build a policy from a trace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// Merge the modules of a package into one `pkg.*` entry when they all
+    /// made the same syscalls (at least two of them).
+    pub group_packages: bool,
+    /// `spec.mode` of the policy.
+    pub mode: Mode,
+    /// `spec.unknown` of the policy.
+    pub unknown: UnknownRule,
+    /// `metadata.name`; by default the entry script's name without `.py`.
+    pub name: Option<String>,
+}
+
+/// The policy that allows what `trace` saw.
+///
+/// Syscall names a policy cannot hold (see [`unusable_syscalls`]) are left
+/// out, and so is a module whose name would read as a glob (a `*` in a name
+/// that is neither a pseudo-name nor a path).
+pub fn build(trace: &Trace, opts: &BuildOptions) -> Policy {
+    let modules: BTreeMap<&str, SyscallSet> = trace
+        .modules
+        .iter()
+        .map(|(name, module)| (name.as_str(), syscall_set(&module.syscalls)))
+        .collect();
+    let modules = if opts.group_packages {
+        group_packages(&modules)
+    } else {
+        modules
+            .into_iter()
+            .filter_map(|(name, set)| Some((exact(name)?, set)))
+            .collect()
+    };
+    Policy {
+        api_version: Default::default(),
+        kind: Default::default(),
+        metadata: Metadata {
+            name: opts.name.clone().unwrap_or_else(|| entry_name(trace)),
+            description: None,
+            generated_from: Some(GeneratedFrom {
+                command: trace.command.clone(),
+                interpreter: non_empty(&trace.interpreter.executable),
+                python_version: non_empty(&trace.interpreter.version),
+            }),
+        },
+        spec: Spec {
+            mode: opts.mode,
+            unknown: opts.unknown,
+            base: syscall_set(&trace.buckets.frameless),
+            children: syscall_set(&trace.buckets.non_python),
+            modules,
+        },
+    }
+}
+
+/// Syscall names in the buckets and modules `build` uses that a policy cannot
+/// hold (a number beyond the 512-bit bitmap, or a name not in the table), so
+/// that the caller can warn about them.
+pub fn unusable_syscalls(trace: &Trace) -> BTreeSet<String> {
+    std::iter::once(&trace.buckets.frameless)
+        .chain(std::iter::once(&trace.buckets.non_python))
+        .chain(trace.modules.values().map(|m| &m.syscalls))
+        .flat_map(|counts| counts.keys())
+        .filter(|name| Syscall::parse(name).is_none())
+        .cloned()
+        .collect()
+}
+
+fn syscall_set(counts: &SyscallCounts) -> SyscallSet {
+    counts.keys().filter_map(|n| Syscall::parse(n)).collect()
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// The exact key for a traced module. Pseudo-names and paths are exact names
+/// even with a `*`; any other name with a `*` (a relative file name outside
+/// every import root, in practice never) would read as a glob, so it gets no
+/// key and is judged by `spec.unknown`.
+fn exact(name: &str) -> Option<ModulePattern> {
+    ModulePattern::parse(name).ok().filter(|p| !p.is_glob())
+}
+
+/// The policy's default name: the entry script (`__main__`'s file, else the
+/// script or `-m` module of the command) without `.py`, else `policy`.
+fn entry_name(trace: &Trace) -> String {
+    let script = trace
+        .modules
+        .get("__main__")
+        .and_then(|m| m.files.first())
+        .map(String::as_str)
+        .or_else(|| command_target(&trace.command));
+    script
+        .map(|s| s.rsplit('/').next().unwrap_or(s))
+        .map(|s| s.strip_suffix(".py").unwrap_or(s))
+        .filter(|s| !s.is_empty())
+        .unwrap_or("policy")
+        .to_string()
+}
+
+/// The script or `-m` module a `python [options] target args` command runs.
+fn command_target(command: &[String]) -> Option<&str> {
+    let mut args = command.iter().skip(1).map(String::as_str);
+    while let Some(arg) = args.next() {
+        match arg {
+            "-m" => return args.next(),
+            "-c" | "-" => return None,
+            // Options that take a separate value.
+            "-W" | "-X" | "--check-hash-based-pycs" => {
+                args.next();
+            }
+            _ if arg.starts_with("-m") => return Some(&arg[2..]),
+            _ if arg.starts_with("-c") => return None,
+            _ if arg.starts_with('-') => {}
+            _ => return Some(arg),
+        }
+    }
+    None
+}
+
+/// Exact entries, except that a package all of whose traced modules (at least
+/// two) made the same syscalls becomes one `pkg.*` entry, choosing the
+/// outermost such package. `__main__`, pseudo-names and paths are never
+/// grouped.
+fn group_packages(modules: &BTreeMap<&str, SyscallSet>) -> BTreeMap<ModulePattern, SyscallSet> {
+    // For every package prefix: how many modules lie under it and whether
+    // they all made the same syscalls (as the first one seen).
+    struct Package<'a> {
+        count: usize,
+        first: &'a SyscallSet,
+        uniform: bool,
+    }
+    let mut packages: HashMap<&str, Package> = HashMap::new();
+    for (&name, set) in modules {
+        for prefix in package_prefixes(name) {
+            packages
+                .entry(prefix)
+                .and_modify(|p| {
+                    p.count += 1;
+                    p.uniform &= p.first == set;
+                })
+                .or_insert(Package {
+                    count: 1,
+                    first: set,
+                    uniform: true,
+                });
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (&name, set) in modules {
+        // Prefixes come outermost first.
+        let group = package_prefixes(name).find(|prefix| {
+            packages
+                .get(prefix)
+                .is_some_and(|p| p.count >= 2 && p.uniform)
+        });
+        let key = match group {
+            Some(prefix) => ModulePattern::parse(&format!("{prefix}.*"))
+                .expect("a prefix of identifiers makes a valid glob"),
+            None => match exact(name) {
+                Some(key) => key,
+                None => continue,
+            },
+        };
+        out.insert(key, set.clone());
+    }
+    out
+}
+
+/// `a`, `a.b`, `a.b.c` for a groupable `a.b.c`; nothing for `__main__`,
+/// pseudo-names, paths and names that are not dotted identifiers.
+fn package_prefixes(name: &str) -> impl Iterator<Item = &str> {
+    let groupable = name != "__main__"
+        && !name.starts_with("__main__.")
+        && name.split('.').all(|c| {
+            c.chars()
+                .next()
+                .is_some_and(|f| f == '_' || f.is_alphabetic())
+                && c.chars().all(|ch| ch == '_' || ch.is_alphanumeric())
+        });
+    let ends = name
+        .match_indices('.')
+        .map(|(i, _)| i)
+        .chain(std::iter::once(name.len()));
+    ends.filter(move |_| groupable).map(move |end| &name[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn command_targets() {
+        for (args, target) in [
+            (&["python3", "app.py", "x"][..], Some("app.py")),
+            (
+                &["python3", "-u", "-X", "dev", "/srv/a.py"][..],
+                Some("/srv/a.py"),
+            ),
+            (
+                &["python3", "-m", "http.server", "8000"][..],
+                Some("http.server"),
+            ),
+            (&["python3", "-mjson.tool"][..], Some("json.tool")),
+            (&["python3", "-c", "print(1)"][..], None),
+            (&["python3"][..], None),
+            (&[][..], None),
+        ] {
+            assert_eq!(command_target(&cmd(args)), target, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn prefixes() {
+        let p: Vec<&str> = package_prefixes("a.b.c").collect();
+        assert_eq!(p, ["a", "a.b", "a.b.c"]);
+        for none in [
+            "__main__", "<string>", "/x/y.py", "dir/x.py", "foo-1.0", "a..b", "1a.b",
+        ] {
+            assert_eq!(package_prefixes(none).count(), 0, "{none}");
+        }
+    }
+}

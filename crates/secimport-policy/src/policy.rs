@@ -1,0 +1,531 @@
+//! The sandbox policy: what each Python module may do, as users read and edit it.
+//!
+//! One model, serialized as YAML or JSON (chosen by the file extension) in a
+//! versioned envelope:
+//!
+//! ```yaml
+//! apiVersion: secimport.dev/v1
+//! kind: SandboxPolicy
+//! metadata:
+//!   name: app
+//! spec:
+//!   mode: log
+//!   unknown: base-only
+//!   base: [brk, close, mmap]
+//!   children: [execve]
+//!   modules:
+//!     __main__: [getppid, openat]
+//!     "torch.*": [mmap, openat]
+//! ```
+//!
+//! Decision rule: a syscall is allowed when it is in `base`, or when every
+//! module on the calling thread's Python stack that the policy covers allows
+//! it; modules it does not cover fall under `unknown`. Non-Python programs of
+//! the tree are judged by `children`. [`Policy::compile`] turns the names into
+//! the bitmaps the kernel side needs.
+//!
+//! Parsing is strict: unknown fields, unknown syscall names, bad globs,
+//! duplicate module keys and a wrong `apiVersion` or `kind` are errors that
+//! name `file:line:column` and say how to fix them.
+
+mod compile;
+mod de;
+mod pattern;
+mod yaml;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use compile::{bitmap_contains, bitmap_of, Bitmap, Compiled};
+pub use de::Problem;
+pub use pattern::{ModulePattern, PatternError};
+
+/// The `apiVersion` of every policy this version reads and writes.
+pub const API_VERSION: &str = "secimport.dev/v1";
+/// The `kind` of every policy.
+pub const KIND: &str = "SandboxPolicy";
+
+/// A set of syscalls, sorted by name.
+pub type SyscallSet = BTreeSet<Syscall>;
+
+/// A secimport sandbox policy: which syscalls each Python module may make.
+///
+/// A syscall is allowed when it is in `spec.base`, or when every module on the
+/// calling thread's Python stack that the policy covers allows it. Modules the
+/// policy does not cover fall under `spec.unknown`; programs of the process
+/// tree that are not Python are judged by `spec.children`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "secimport SandboxPolicy")]
+pub struct Policy {
+    /// The version of this file format: always `secimport.dev/v1`.
+    pub api_version: ApiVersion,
+    /// The kind of document: always `SandboxPolicy`.
+    pub kind: Kind,
+    /// Name and provenance of the policy; informational.
+    pub metadata: Metadata,
+    /// The rules.
+    pub spec: Spec,
+}
+
+/// Name and provenance of a policy. Nothing here changes what is allowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Metadata {
+    /// A short name for the policy, by default the entry script's name without
+    /// `.py` (shown in violation reports).
+    pub name: String,
+    /// Free text describing the policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The trace the policy was built from, as `secimport build` saw it.
+    /// Informational only: it is never used to decide anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_from: Option<GeneratedFrom>,
+}
+
+/// The traced run a policy was built from (informational).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GeneratedFrom {
+    /// The traced command, its first word being the real interpreter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// The interpreter executable that was traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
+    /// The interpreter's version, `major.minor.micro`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_version: Option<String>,
+}
+
+/// The rules of a policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Spec {
+    /// What `secimport run` does on a violation unless told otherwise on the
+    /// command line. Default: `log`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// How modules that no key of `modules` covers are judged. Default:
+    /// `base-only`.
+    #[serde(default)]
+    pub unknown: UnknownRule,
+    /// Syscalls always allowed: what the interpreter itself needs (start-up,
+    /// shutdown, memory management). Also the only syscalls allowed with no
+    /// Python frame on the stack (before the first frame, native threads).
+    /// Names are x86-64 Linux syscall names as strace prints them (`openat`,
+    /// `newfstatat`); `syscall_N` names a number the table has no name for.
+    /// Order does not matter and duplicates are ignored; `secimport build`
+    /// writes them sorted.
+    #[serde(deserialize_with = "de::base")]
+    pub base: SyscallSet,
+    /// Syscalls allowed to processes of the tree that are not running Python
+    /// (a shell, `ps`, `ldconfig`). The base set does not apply to them.
+    #[serde(default, deserialize_with = "de::children")]
+    pub children: SyscallSet,
+    /// Module -> the syscalls it may make (besides `base`). A syscall is
+    /// allowed when every module on the stack that some key covers allows it.
+    ///
+    /// A key without `*` is an exact module name: a dotted name
+    /// (`json.decoder`), `__main__` for the entry script, a pseudo-name in
+    /// angle brackets (`<frozen importlib._bootstrap>`, `<string>`), or a
+    /// path for files outside every import root. Keys in angle brackets or
+    /// containing `/` are always exact names, even with a `*`.
+    ///
+    /// Any other key with a `*` is a glob over dotted names: `*` matches any
+    /// run of characters within one dotted component (`pkg.test_*` matches
+    /// `pkg.test_io`, not `pkg.test_io.x`; `*.tests` matches `a.tests`, not
+    /// `a.b.tests`), and a final `.*` covers a package as a whole: `pkg.*`
+    /// matches `pkg` itself and every module under it at any depth. A bare
+    /// `*` matches every dotted name. Globs never match pseudo-names or paths.
+    ///
+    /// Precedence: an exact key beats every glob; among globs, the longest
+    /// literal prefix (text before the first `*`) wins, then more literal
+    /// characters, then a fixed-depth glob over a package-wide one, then the
+    /// smaller key. A key may appear only once.
+    #[serde(default, deserialize_with = "de::modules")]
+    pub modules: BTreeMap<ModulePattern, SyscallSet>,
+}
+
+/// What happens on a violation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Report the violation and let the syscall run (detection only).
+    #[default]
+    Log,
+    /// Report it and kill the process with SIGKILL at syscall entry. An exec
+    /// never starts the new program; other syscalls may still complete.
+    Kill,
+    /// Report it and stop the process with SIGSTOP at syscall entry, so it can
+    /// be inspected (a debugger, `/proc`) and then killed or continued.
+    Stop,
+}
+
+/// How modules that the policy does not cover are judged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnknownRule {
+    /// They may make base syscalls only.
+    #[default]
+    BaseOnly,
+    /// They do not restrict anything: the other modules on the stack decide.
+    Allow,
+    /// Any syscall, even a base one, made while one of them is on the stack is
+    /// a violation.
+    Deny,
+}
+
+impl Mode {
+    /// The name a policy file uses: `log`, `kill` or `stop`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Log => "log",
+            Mode::Kill => "kill",
+            Mode::Stop => "stop",
+        }
+    }
+}
+
+impl UnknownRule {
+    /// The name a policy file uses: `base-only`, `allow` or `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnknownRule::BaseOnly => "base-only",
+            UnknownRule::Allow => "allow",
+            UnknownRule::Deny => "deny",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for UnknownRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `apiVersion` field; it only ever holds [`API_VERSION`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ApiVersion;
+
+/// The `kind` field; it only ever holds [`KIND`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Kind;
+
+/// One syscall, known by the name policies use for it: the x86-64 table name
+/// (`openat`), or `syscall_N` for a number below 512 that the table does not
+/// name. Sets of them sort by name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Syscall {
+    name: String,
+    nr: u32,
+}
+
+impl Syscall {
+    /// The syscall a policy calls `name`, if any.
+    pub fn parse(name: &str) -> Option<Syscall> {
+        if let Some(nr) = crate::syscalls::number(name) {
+            return Some(Syscall {
+                name: name.to_string(),
+                nr,
+            });
+        }
+        let nr = unnamed_number(name)?;
+        (nr < crate::syscalls::BITMAP_BITS && crate::syscalls::name(nr).is_none()).then(|| {
+            Syscall {
+                name: name.to_string(),
+                nr,
+            }
+        })
+    }
+
+    /// Syscall `nr` under the name policies use, if the bitmap can hold it.
+    pub fn from_number(nr: u32) -> Option<Syscall> {
+        if nr >= crate::syscalls::BITMAP_BITS {
+            return None;
+        }
+        let name = match crate::syscalls::name(nr) {
+            Some(name) => name.to_string(),
+            None => format!("syscall_{nr}"),
+        };
+        Some(Syscall { name, nr })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn number(&self) -> u32 {
+        self.nr
+    }
+}
+
+/// `N` of a `syscall_N` name (digits only, no sign or leading zeros).
+fn unnamed_number(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix("syscall_")?;
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    canonical.then(|| digits.parse().ok()).flatten()
+}
+
+impl fmt::Display for Syscall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// The two file formats of a policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Yaml,
+    Json,
+}
+
+impl Format {
+    /// By extension: `.yaml` / `.yml` or `.json` (any case).
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "yaml" | "yml" => Some(Format::Yaml),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Yaml => "YAML",
+            Format::Json => "JSON",
+        })
+    }
+}
+
+/// Why a policy file could not be used. The `Display` form is the whole
+/// message for the user: file, position, what is wrong and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The message already includes `error`, so it is not also a `source()`
+    /// (printing the chain with `{:#}` would say it twice).
+    #[error("cannot read policy {path}: {error}")]
+    Io { path: String, error: std::io::Error },
+    #[error(
+        "{path}: cannot tell the format of a policy from its name; policy files end in .yaml, \
+         .yml or .json"
+    )]
+    UnknownFormat { path: String },
+    /// Not valid YAML/JSON, or not the shape of a policy (unknown or missing
+    /// field, wrong type); `message` is the parser's.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// Well-formed, but a value is not acceptable.
+    #[error("{path}:{line}:{column}: {problem}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        problem: Problem,
+    },
+}
+
+impl PolicyError {
+    /// `(line, column)` of the error in the file, both from 1, if it has one.
+    pub fn position(&self) -> Option<(usize, usize)> {
+        match self {
+            PolicyError::Syntax { line, column, .. }
+            | PolicyError::Invalid { line, column, .. } => Some((*line, *column)),
+            PolicyError::Io { .. } | PolicyError::UnknownFormat { .. } => None,
+        }
+    }
+}
+
+impl Policy {
+    /// An empty policy called `name`: nothing but what `Spec::default()` allows.
+    pub fn new(name: impl Into<String>) -> Policy {
+        Policy {
+            api_version: ApiVersion,
+            kind: Kind,
+            metadata: Metadata {
+                name: name.into(),
+                ..Metadata::default()
+            },
+            spec: Spec::default(),
+        }
+    }
+
+    /// Reads a policy file, YAML or JSON by its extension.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let display = path.display().to_string();
+        let format = Format::from_path(path).ok_or_else(|| PolicyError::UnknownFormat {
+            path: display.clone(),
+        })?;
+        let text = std::fs::read_to_string(path).map_err(|error| PolicyError::Io {
+            path: display.clone(),
+            error,
+        })?;
+        Policy::parse(&text, &display, format)
+    }
+
+    /// Parses the text of a policy; `path` is only used in messages.
+    pub fn parse(text: &str, path: &str, format: Format) -> Result<Policy, PolicyError> {
+        de::parse(text, path, format)
+    }
+
+    /// The policy as YAML: fields in a fixed order, keys and syscall lists
+    /// sorted, lists in flow style wrapped at 100 columns, trailing newline.
+    pub fn to_yaml(&self) -> String {
+        yaml::to_yaml(self)
+    }
+
+    /// The policy as pretty JSON (the same data as [`Policy::to_yaml`]), with a
+    /// trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("a policy always serializes");
+        s.push('\n');
+        s
+    }
+
+    /// The policy in `format`.
+    pub fn to_format(&self, format: Format) -> String {
+        match format {
+            Format::Yaml => self.to_yaml(),
+            Format::Json => self.to_json(),
+        }
+    }
+
+    /// The bitmaps and lookup structures the kernel side needs.
+    pub fn compile(&self) -> Compiled {
+        Compiled::new(self)
+    }
+}
+
+/// The JSON Schema of policy files, generated from these types (committed as
+/// `schemas/policy.schema.json`), with a trailing newline.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Policy);
+    let mut s = serde_json::to_string_pretty(&schema).expect("a schema always serializes");
+    s.push('\n');
+    s
+}
+
+// Serialization and schemas of the small value types.
+
+impl Serialize for ApiVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(API_VERSION)
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(KIND)
+    }
+}
+
+impl Serialize for Syscall {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
+
+impl Serialize for ModulePattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+fn const_string_schema(value: &str, description: &str) -> schemars::schema::Schema {
+    use schemars::schema::{InstanceType, Metadata as SchemaMetadata, SchemaObject};
+    SchemaObject {
+        instance_type: Some(InstanceType::String.into()),
+        const_value: Some(value.into()),
+        metadata: Some(Box::new(SchemaMetadata {
+            description: Some(description.to_string()),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+    .into()
+}
+
+impl JsonSchema for ApiVersion {
+    fn schema_name() -> String {
+        "ApiVersion".to_string()
+    }
+
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        const_string_schema(API_VERSION, "The version of the policy format.")
+    }
+}
+
+impl JsonSchema for Kind {
+    fn schema_name() -> String {
+        "Kind".to_string()
+    }
+
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        const_string_schema(KIND, "The kind of document.")
+    }
+}
+
+impl JsonSchema for Syscall {
+    fn schema_name() -> String {
+        "Syscall".to_string()
+    }
+
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        use schemars::schema::{
+            InstanceType, Metadata as SchemaMetadata, SchemaObject, StringValidation,
+            SubschemaValidation,
+        };
+        let mut names: Vec<&str> = crate::syscalls::all().map(|(_, n)| n).collect();
+        names.sort_unstable();
+        let named = SchemaObject {
+            enum_values: Some(names.into_iter().map(Into::into).collect()),
+            ..Default::default()
+        };
+        let numbered = SchemaObject {
+            string: Some(Box::new(StringValidation {
+                pattern: Some("^syscall_(0|[1-9][0-9]*)$".to_string()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            metadata: Some(Box::new(SchemaMetadata {
+                description: Some(format!(
+                    "An x86-64 Linux syscall by its kernel table name (Linux {}), as strace \
+                     prints it: `openat`, `newfstatat`, `clone3`. `syscall_N` names a number \
+                     below 512 that the table has no name for.",
+                    crate::syscalls::LINUX_VERSION
+                )),
+                ..Default::default()
+            })),
+            subschemas: Some(Box::new(SubschemaValidation {
+                any_of: Some(vec![named.into(), numbered.into()]),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+        .into()
+    }
+}

@@ -1,0 +1,157 @@
+//! A policy compiled for the kernel side: syscall bitmaps and a module lookup
+//! whose cost does not grow with the number of entries.
+//!
+//! Exact names are in a hash map. Globs are grouped by their anchor (the
+//! leading components without `*`), so a name `a.b.c` only tests the globs
+//! anchored at `a.b.c`, `a.b`, `a` and the empty anchor (`*.tests`, `*`):
+//! a handful of hash lookups per name whatever the size of the policy.
+
+use std::collections::HashMap;
+
+use super::{Mode, ModulePattern, Policy, SyscallSet, UnknownRule};
+
+/// One bit per syscall number (bit `nr % 64` of word `nr / 64`), 512 bits.
+pub type Bitmap = [u64; 8];
+
+/// The bitmap of a set of syscalls.
+pub fn bitmap_of(set: &SyscallSet) -> Bitmap {
+    let mut bitmap = [0u64; 8];
+    for syscall in set {
+        let nr = syscall.number() as usize;
+        bitmap[nr / 64] |= 1 << (nr % 64);
+    }
+    bitmap
+}
+
+/// Whether syscall `nr` is in `bitmap` (false beyond its 512 bits).
+pub fn bitmap_contains(bitmap: &Bitmap, nr: u32) -> bool {
+    let nr = nr as usize;
+    nr < 512 && bitmap[nr / 64] & (1 << (nr % 64)) != 0
+}
+
+/// What the kernel side needs from a [`Policy`].
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// Default action on a violation.
+    pub mode: Mode,
+    /// How modules no key covers are judged.
+    pub unknown: UnknownRule,
+    /// `spec.base`.
+    pub base: Bitmap,
+    /// `spec.children`.
+    pub children: Bitmap,
+    /// Every key in key order, with its bitmap.
+    rules: Vec<(String, Bitmap)>,
+    /// Exact name -> index in `rules`.
+    exact: HashMap<String, usize>,
+    /// Anchor -> globs anchored there.
+    globs: HashMap<String, Vec<CompiledGlob>>,
+}
+
+#[derive(Debug, Clone)]
+struct CompiledGlob {
+    pattern: ModulePattern,
+    specificity: (usize, usize, bool),
+    rule: usize,
+}
+
+impl Compiled {
+    pub(super) fn new(policy: &Policy) -> Compiled {
+        let spec = &policy.spec;
+        let mut rules = Vec::with_capacity(spec.modules.len());
+        let mut exact = HashMap::new();
+        let mut globs: HashMap<String, Vec<CompiledGlob>> = HashMap::new();
+        for (pattern, syscalls) in &spec.modules {
+            let rule = rules.len();
+            rules.push((pattern.as_str().to_string(), bitmap_of(syscalls)));
+            match pattern.anchor() {
+                None => {
+                    exact.insert(pattern.as_str().to_string(), rule);
+                }
+                Some(anchor) => globs.entry(anchor).or_default().push(CompiledGlob {
+                    pattern: pattern.clone(),
+                    specificity: pattern.specificity(),
+                    rule,
+                }),
+            }
+        }
+        Compiled {
+            mode: spec.mode,
+            unknown: spec.unknown,
+            base: bitmap_of(&spec.base),
+            children: bitmap_of(&spec.children),
+            rules,
+            exact,
+            globs,
+        }
+    }
+
+    /// The rule for the module called `module_name`: the key that covers it
+    /// (see [`Spec::modules`](super::Spec::modules) for precedence) and its
+    /// bitmap; `None` if no key does, and [`Compiled::unknown`] applies.
+    pub fn rule_for(&self, module_name: &str) -> Option<(&str, Bitmap)> {
+        let rule = self
+            .exact
+            .get(module_name)
+            .copied()
+            .or_else(|| self.best_glob(module_name))?;
+        let (key, bitmap) = &self.rules[rule];
+        Some((key.as_str(), *bitmap))
+    }
+
+    fn best_glob(&self, name: &str) -> Option<usize> {
+        if self.globs.is_empty() || !super::pattern::is_globbable(name) {
+            return None;
+        }
+        // Anchors are whole-component prefixes of the name: "", "a", "a.b", ...
+        let anchors = std::iter::once("")
+            .chain(name.match_indices('.').map(|(i, _)| &name[..i]))
+            .chain(std::iter::once(name));
+        let mut best: Option<&CompiledGlob> = None;
+        for anchor in anchors {
+            for glob in self.globs.get(anchor).into_iter().flatten() {
+                if !glob.pattern.matches(name) {
+                    continue;
+                }
+                let better = best.is_none_or(|b| {
+                    glob.specificity > b.specificity
+                        || (glob.specificity == b.specificity && glob.pattern < b.pattern)
+                });
+                if better {
+                    best = Some(glob);
+                }
+            }
+        }
+        best.map(|g| g.rule)
+    }
+
+    /// Every key of `spec.modules` with its bitmap, in key order.
+    pub fn rules(&self) -> impl Iterator<Item = (&str, Bitmap)> {
+        self.rules.iter().map(|(k, b)| (k.as_str(), *b))
+    }
+
+    /// The decision for syscall `nr` made by a Python thread whose stack holds
+    /// the modules `stack` (in any order; empty for a thread with no Python
+    /// frame): allowed when in `base`, or when every covered module on the
+    /// stack allows it, with uncovered modules judged by `unknown`.
+    pub fn allows(&self, stack: &[&str], nr: u32) -> bool {
+        let in_base = bitmap_contains(&self.base, nr);
+        if stack.is_empty() {
+            return in_base;
+        }
+        stack.iter().all(|module| match self.rule_for(module) {
+            Some((_, bitmap)) => in_base || bitmap_contains(&bitmap, nr),
+            None => match self.unknown {
+                UnknownRule::BaseOnly => in_base,
+                UnknownRule::Allow => true,
+                UnknownRule::Deny => false,
+            },
+        })
+    }
+
+    /// The decision for syscall `nr` made by a process of the tree that is not
+    /// running Python.
+    pub fn allows_child(&self, nr: u32) -> bool {
+        bitmap_contains(&self.children, nr)
+    }
+}

@@ -1,0 +1,488 @@
+//! Reading policies: values are checked while they are deserialized, so every
+//! error carries the position of the value at fault.
+//!
+//! serde_yaml and serde_json attach the position of the current token to an
+//! error raised by a `Deserialize` impl, but keep only its text. The structured
+//! [`Problem`] travels beside it in a thread-local and is joined with the
+//! position when the parse fails.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use crate::syscalls::BITMAP_BITS;
+
+use super::{
+    ApiVersion, Format, Kind, ModulePattern, PatternError, Policy, PolicyError, Syscall,
+    SyscallSet, API_VERSION, KIND,
+};
+
+/// What is wrong with a well-formed policy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The file has nothing in it.
+    Empty,
+    /// No `apiVersion`; `trace` when the file is a secimport trace instead.
+    NotAPolicy { trace: bool },
+    /// `apiVersion` is not [`API_VERSION`].
+    WrongApiVersion { found: String },
+    /// `kind` is not [`KIND`].
+    WrongKind { found: String },
+    /// A syscall name not in the table; `place` says where: `spec.base`,
+    /// `spec.children`, or ``module `json.decoder` `` for a module's list.
+    UnknownSyscall {
+        name: String,
+        place: String,
+        suggestion: Option<String>,
+    },
+    /// A key of `spec.modules` is not a valid glob.
+    BadModuleKey { key: String, error: PatternError },
+    /// A key of `spec.modules` appears twice.
+    DuplicateModuleKey { key: String },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Empty => write!(
+                f,
+                "the policy file is empty; a policy starts with `apiVersion: {API_VERSION}` and \
+                 `kind: {KIND}` (`secimport build` writes one from a trace)"
+            ),
+            Problem::NotAPolicy { trace: true } => f.write_str(
+                "this is a secimport trace, not a policy; build a policy from it with \
+                 `secimport build --trace FILE`",
+            ),
+            Problem::NotAPolicy { trace: false } => write!(
+                f,
+                "not a secimport policy: there is no `apiVersion: {API_VERSION}` at the top level"
+            ),
+            Problem::WrongApiVersion { found } => write!(
+                f,
+                "unsupported apiVersion `{found}`: this secimport reads `apiVersion: \
+                 {API_VERSION}`"
+            ),
+            Problem::WrongKind { found } => {
+                write!(f, "kind `{found}` is not a policy; expected `kind: {KIND}`")
+            }
+            Problem::UnknownSyscall {
+                name,
+                place,
+                suggestion,
+            } => {
+                write!(f, "unknown syscall `{name}` in {place}; ")?;
+                let number = name
+                    .strip_prefix("syscall_")
+                    .and_then(|n| n.parse::<u64>().ok());
+                match suggestion {
+                    Some(s) => write!(f, "did you mean `{s}`?"),
+                    None if number.is_some_and(|n| n >= u64::from(BITMAP_BITS)) => write!(
+                        f,
+                        "the sandbox can only rule syscall numbers below {BITMAP_BITS}"
+                    ),
+                    None => write!(
+                        f,
+                        "use x86-64 Linux {} syscall names as strace prints them (`openat`, \
+                         `newfstatat`)",
+                        crate::syscalls::LINUX_VERSION
+                    ),
+                }
+            }
+            Problem::BadModuleKey { key, error } => {
+                write!(f, "invalid module key `{key}` in spec.modules: {error}")
+            }
+            Problem::DuplicateModuleKey { key } => write!(
+                f,
+                "module key `{key}` appears twice in spec.modules; merge the two lists into one \
+                 entry"
+            ),
+        }
+    }
+}
+
+thread_local! {
+    static PROBLEM: RefCell<Option<Problem>> = const { RefCell::new(None) };
+}
+
+/// Records `problem` for [`parse`] and returns the error that carries its text
+/// (and, once the parser has added it, its position).
+fn raise<E: de::Error>(problem: Problem) -> E {
+    let message = problem.to_string();
+    PROBLEM.with(|p| *p.borrow_mut() = Some(problem));
+    E::custom(message)
+}
+
+fn take_problem() -> Option<Problem> {
+    PROBLEM.with(|p| p.borrow_mut().take())
+}
+
+/// The top-level fields that decide whether this is a policy at all; checked
+/// first so that a trace or some other file gets a message about that rather
+/// than about its first unknown field.
+#[derive(Deserialize)]
+#[serde(expecting = "a secimport policy: a mapping with apiVersion, kind, metadata and spec")]
+struct Envelope {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<ApiVersion>,
+    #[allow(dead_code)]
+    kind: Option<Kind>,
+    /// What traces have instead of `apiVersion`.
+    format: Option<serde_yaml::Value>,
+}
+
+pub(super) fn parse(text: &str, path: &str, format: Format) -> Result<Policy, PolicyError> {
+    let invalid_at_start = |problem| PolicyError::Invalid {
+        path: path.to_string(),
+        line: 1,
+        column: 1,
+        problem,
+    };
+    if text.trim().is_empty() {
+        return Err(invalid_at_start(Problem::Empty));
+    }
+    let envelope: Envelope = deserialize(text, path, format)?;
+    if envelope.api_version.is_none() {
+        let trace = envelope
+            .format
+            .as_ref()
+            .and_then(serde_yaml::Value::as_str)
+            .is_some_and(|f| f == crate::trace::TRACE_FORMAT);
+        return Err(invalid_at_start(Problem::NotAPolicy { trace }));
+    }
+    deserialize(text, path, format)
+}
+
+fn deserialize<T: de::DeserializeOwned>(
+    text: &str,
+    path: &str,
+    format: Format,
+) -> Result<T, PolicyError> {
+    take_problem();
+    let result = match format {
+        Format::Yaml => serde_yaml::from_str(text).map_err(|e| yaml_error(&e)),
+        Format::Json => serde_json::from_str(text).map_err(|e| json_error(&e, text)),
+    };
+    let problem = take_problem();
+    result.map_err(|(line, column, message)| match problem {
+        Some(problem) => PolicyError::Invalid {
+            path: path.to_string(),
+            line,
+            column,
+            problem,
+        },
+        None => PolicyError::Syntax {
+            path: path.to_string(),
+            line,
+            column,
+            message,
+        },
+    })
+}
+
+/// `(line, column, message without its position)`.
+fn yaml_error(e: &serde_yaml::Error) -> (usize, usize, String) {
+    let mut message = e.to_string();
+    let Some(location) = e.location() else {
+        return (1, 1, message);
+    };
+    let (line, column) = (location.line(), location.column());
+    let suffix = format!(" at line {line} column {column}");
+    if let Some(at) = message.find(&suffix) {
+        message.replace_range(at..at + suffix.len(), "");
+    }
+    (line, column, message)
+}
+
+/// `(line, column, message without its position)`, the column counted in
+/// characters and, when the error came right after a string (a key or a
+/// value), pointing at that string's opening quote rather than past its end.
+fn json_error(e: &serde_json::Error, text: &str) -> (usize, usize, String) {
+    let mut message = e.to_string();
+    let (line, column) = (e.line(), e.column());
+    if line == 0 {
+        return (1, 1, message);
+    }
+    let suffix = format!(" at line {line} column {column}");
+    if let Some(at) = message.strip_suffix(&suffix).map(str::len) {
+        message.truncate(at);
+    }
+    let line_start = line_offset(text, line);
+    let line_text = text[line_start..].split('\n').next().unwrap_or("");
+    // serde_json's column counts bytes; for errors raised after a string it
+    // points just past the closing quote, for syntax errors at the culprit.
+    let at = (column.max(1) - 1).min(line_text.len());
+    let at = match string_start(line_text.as_bytes(), at) {
+        Some(quote) if e.classify() == serde_json::error::Category::Data => quote,
+        _ => at,
+    };
+    let at = floor_char_boundary(line_text, at);
+    (line, line_text[..at].chars().count() + 1, message)
+}
+
+/// Byte offset of the start of 1-based `line`.
+fn line_offset(text: &str, line: usize) -> usize {
+    if line <= 1 {
+        return 0;
+    }
+    text.match_indices('\n')
+        .nth(line - 2)
+        .map_or(text.len(), |(i, _)| i + 1)
+}
+
+/// If a JSON string ends at or just before byte `at` of `line`, the offset of
+/// its opening quote.
+fn string_start(line: &[u8], at: usize) -> Option<usize> {
+    let close = (at.saturating_sub(1)..=at.min(line.len().saturating_sub(1)))
+        .rev()
+        .find(|&i| line.get(i) == Some(&b'"') && !escaped(line, i))?;
+    // Inside a JSON string every `"` is escaped, so the first unescaped one
+    // before the closing quote opens it.
+    (0..close)
+        .rev()
+        .find(|&i| line[i] == b'"' && !escaped(line, i))
+}
+
+/// True if the byte at `i` is preceded by an odd number of backslashes.
+fn escaped(line: &[u8], i: usize) -> bool {
+    line[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1
+}
+
+fn floor_char_boundary(s: &str, mut at: usize) -> usize {
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+// The checking deserializers.
+
+/// Checks a constant field (`apiVersion`, `kind`) inside the visitor, where
+/// the parsers still know the position of the value.
+struct Constant<T> {
+    expected: &'static str,
+    value: T,
+    problem: fn(String) -> Problem,
+}
+
+impl<T> Visitor<'_> for Constant<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "`{}`", self.expected)
+    }
+
+    fn visit_str<E: de::Error>(self, found: &str) -> Result<T, E> {
+        if found == self.expected {
+            Ok(self.value)
+        } else {
+            Err(raise((self.problem)(found.to_string())))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ApiVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(Constant {
+            expected: API_VERSION,
+            value: ApiVersion,
+            problem: |found| Problem::WrongApiVersion { found },
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(Constant {
+            expected: KIND,
+            value: Kind,
+            problem: |found| Problem::WrongKind { found },
+        })
+    }
+}
+
+/// Reads one syscall name; `place` is for the message.
+struct SyscallSeed<'a> {
+    place: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for SyscallSeed<'_> {
+    type Value = Syscall;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Syscall, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for SyscallSeed<'_> {
+    type Value = Syscall;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a syscall name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Syscall, E> {
+        Syscall::parse(name).ok_or_else(|| {
+            raise(Problem::UnknownSyscall {
+                name: name.to_string(),
+                place: self.place.to_string(),
+                suggestion: suggestion(name),
+            })
+        })
+    }
+}
+
+/// "Did you mean": the closest name, or the name of a `syscall_N` that has one.
+fn suggestion(name: &str) -> Option<String> {
+    let by_number = name
+        .strip_prefix("syscall_")
+        .and_then(|n| n.parse::<u32>().ok())
+        .and_then(crate::syscalls::name);
+    by_number
+        .or_else(|| crate::syscalls::suggest(name))
+        .filter(|s| *s != name)
+        .map(str::to_string)
+}
+
+impl<'de> Deserialize<'de> for Syscall {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        SyscallSeed {
+            place: "a syscall list",
+        }
+        .deserialize(d)
+    }
+}
+
+/// Reads a list of syscall names; duplicates are ignored.
+struct SyscallListSeed<'a> {
+    place: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for SyscallListSeed<'_> {
+    type Value = SyscallSet;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<SyscallSet, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SyscallListSeed<'_> {
+    type Value = SyscallSet;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of syscall names, like [openat, read] ([] for none)")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SyscallSet, A::Error> {
+        let mut set = BTreeSet::new();
+        while let Some(syscall) = seq.next_element_seed(SyscallSeed { place: self.place })? {
+            set.insert(syscall);
+        }
+        Ok(set)
+    }
+}
+
+pub(super) fn base<'de, D: Deserializer<'de>>(d: D) -> Result<SyscallSet, D::Error> {
+    SyscallListSeed { place: "spec.base" }.deserialize(d)
+}
+
+pub(super) fn children<'de, D: Deserializer<'de>>(d: D) -> Result<SyscallSet, D::Error> {
+    SyscallListSeed {
+        place: "spec.children",
+    }
+    .deserialize(d)
+}
+
+pub(super) fn modules<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<ModulePattern, SyscallSet>, D::Error> {
+    d.deserialize_map(ModulesVisitor)
+}
+
+struct ModulesVisitor;
+
+impl<'de> Visitor<'de> for ModulesVisitor {
+    type Value = BTreeMap<ModulePattern, SyscallSet>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping of module name or glob -> list of syscall names")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut modules = BTreeMap::new();
+        while let Some(key) = map.next_key_seed(ModuleKeySeed { seen: &modules })? {
+            let place = format!("module `{key}`");
+            let syscalls = map.next_value_seed(SyscallListSeed { place: &place })?;
+            modules.insert(key, syscalls);
+        }
+        Ok(modules)
+    }
+}
+
+/// Reads a key of `spec.modules`, refusing bad globs and keys already `seen`
+/// (serde_json would silently keep the last of two, serde_yaml would too
+/// through a hand-written map visitor like this one).
+struct ModuleKeySeed<'a> {
+    seen: &'a BTreeMap<ModulePattern, SyscallSet>,
+}
+
+impl<'de> DeserializeSeed<'de> for ModuleKeySeed<'_> {
+    type Value = ModulePattern;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ModulePattern, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for ModuleKeySeed<'_> {
+    type Value = ModulePattern;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a module name or glob")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<ModulePattern, E> {
+        let pattern = ModulePattern::parse(key).map_err(|error| {
+            raise(Problem::BadModuleKey {
+                key: key.to_string(),
+                error,
+            })
+        })?;
+        if self.seen.contains_key(key) {
+            return Err(raise(Problem::DuplicateModuleKey {
+                key: key.to_string(),
+            }));
+        }
+        Ok(pattern)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_offsets() {
+        let text = "a\nbc\n\nd";
+        assert_eq!(line_offset(text, 1), 0);
+        assert_eq!(line_offset(text, 2), 2);
+        assert_eq!(line_offset(text, 3), 5);
+        assert_eq!(line_offset(text, 4), 6);
+        assert_eq!(line_offset(text, 9), text.len());
+    }
+
+    #[test]
+    fn string_starts() {
+        let line = br#"  "base": ["re\"ad", "x"],"#;
+        // Just past the closing quote of "re\"ad" (byte 19) and on it (18).
+        assert_eq!(string_start(line, 19), Some(11));
+        assert_eq!(string_start(line, 18), Some(11));
+        assert_eq!(string_start(line, 8), Some(2));
+        assert_eq!(string_start(line, 10), None);
+        assert_eq!(string_start(b"[1, 2]", 3), None);
+        assert!(!escaped(br#"\\""#, 2));
+        assert!(escaped(br#"\""#, 1));
+    }
+}

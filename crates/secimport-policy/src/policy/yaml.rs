@@ -1,0 +1,198 @@
+//! Writes policies as YAML by hand, because serde_yaml can only write lists one
+//! item a line, and a policy of a real program has thousands of modules:
+//! flow lists (`[openat, read]`) keep one module's rule on one or two lines.
+//!
+//! Scalars are written plain only when they are unmistakably strings;
+//! anything else is double-quoted with JSON escapes, which YAML reads alike.
+//! Tests check that serde_yaml reads back exactly what was written.
+
+use std::fmt::Write;
+
+use super::{Policy, API_VERSION, KIND};
+
+/// Flow lists are wrapped before this column.
+const WIDTH: usize = 100;
+
+pub(super) fn to_yaml(policy: &Policy) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "apiVersion: {API_VERSION}");
+    let _ = writeln!(out, "kind: {KIND}");
+    out.push_str("metadata:\n");
+    let metadata = &policy.metadata;
+    let _ = writeln!(out, "  name: {}", scalar(&metadata.name));
+    if let Some(description) = &metadata.description {
+        let _ = writeln!(out, "  description: {}", scalar(description));
+    }
+    if let Some(from) = &metadata.generated_from {
+        out.push_str("  generatedFrom:");
+        let mut empty = true;
+        if !from.command.is_empty() {
+            out.push('\n');
+            flow_entry(
+                &mut out,
+                4,
+                "command",
+                from.command.iter().map(String::as_str),
+            );
+            empty = false;
+        }
+        for (key, value) in [
+            ("interpreter", &from.interpreter),
+            ("pythonVersion", &from.python_version),
+        ] {
+            if let Some(value) = value {
+                if empty {
+                    out.push('\n');
+                }
+                let _ = writeln!(out, "    {key}: {}", scalar(value));
+                empty = false;
+            }
+        }
+        if empty {
+            out.push_str(" {}\n");
+        }
+    }
+    out.push_str("spec:\n");
+    let spec = &policy.spec;
+    let _ = writeln!(out, "  mode: {}", spec.mode);
+    let _ = writeln!(out, "  unknown: {}", spec.unknown);
+    flow_entry(&mut out, 2, "base", spec.base.iter().map(|s| s.name()));
+    flow_entry(
+        &mut out,
+        2,
+        "children",
+        spec.children.iter().map(|s| s.name()),
+    );
+    if spec.modules.is_empty() {
+        out.push_str("  modules: {}\n");
+    } else {
+        out.push_str("  modules:\n");
+        for (key, syscalls) in &spec.modules {
+            flow_entry(
+                &mut out,
+                4,
+                &scalar(key.as_str()),
+                syscalls.iter().map(|s| s.name()),
+            );
+        }
+    }
+    out
+}
+
+/// `key: [a, b, c]` at `indent`, wrapped at [`WIDTH`] with continuation lines
+/// indented four more than the key.
+fn flow_entry<'a>(
+    out: &mut String,
+    indent: usize,
+    key: &str,
+    items: impl Iterator<Item = &'a str>,
+) {
+    let mut line = format!("{:indent$}{key}: [", "");
+    let mut first = true;
+    for item in items {
+        let item = scalar(item);
+        if first {
+            line.push_str(&item);
+            first = false;
+            continue;
+        }
+        // Room for ", item" and the closing "]" or ",".
+        if line.chars().count() + 2 + item.chars().count() + 1 > WIDTH {
+            line.push(',');
+            out.push_str(&line);
+            out.push('\n');
+            line = format!("{:width$}{item}", "", width = indent + 4);
+        } else {
+            line.push_str(", ");
+            line.push_str(&item);
+        }
+    }
+    line.push(']');
+    out.push_str(&line);
+    out.push('\n');
+}
+
+/// `text` as a YAML scalar that reads back as the same string, in block and
+/// flow context alike.
+fn scalar(text: &str) -> String {
+    if is_plain_safe(text) {
+        text.to_string()
+    } else {
+        serde_json::to_string(text).expect("a string always serializes")
+    }
+}
+
+/// Plain scalars we write: an identifier-like start, then identifier
+/// characters, dots, dashes and slashes; never a word YAML 1.1 reads as a
+/// boolean or null.
+fn is_plain_safe(text: &str) -> bool {
+    let mut chars = text.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    let ok_start = first == '_' || first.is_ascii_alphabetic() || first == '/';
+    let ok_rest = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'));
+    ok_start && ok_rest && !is_special_word(text)
+}
+
+fn is_special_word(text: &str) -> bool {
+    matches!(
+        text.to_ascii_lowercase().as_str(),
+        "y" | "n" | "yes" | "no" | "true" | "false" | "on" | "off" | "null"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_or_quoted() {
+        for plain in [
+            "read",
+            "json.decoder",
+            "__main__",
+            "/usr/lib/python3.11/x.py",
+            "base-only",
+            "secimport.dev/v1",
+        ] {
+            assert_eq!(scalar(plain), plain);
+        }
+        for (text, quoted) in [
+            ("torch.*", r#""torch.*""#),
+            ("<string>", r#""<string>""#),
+            (
+                "<frozen importlib._bootstrap>",
+                r#""<frozen importlib._bootstrap>""#,
+            ),
+            ("", r#""""#),
+            ("yes", r#""yes""#),
+            ("Null", r#""Null""#),
+            ("3.11.7", r#""3.11.7""#),
+            ("a b", r#""a b""#),
+            ("a: b", r#""a: b""#),
+            ("a,b", r#""a,b""#),
+            ("say \"hi\"\n", r#""say \"hi\"\n""#),
+            ("modèle", r#""modèle""#),
+            ("-x", r#""-x""#),
+        ] {
+            assert_eq!(scalar(text), quoted, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn wraps_long_lists() {
+        let names: Vec<String> = (0..40).map(|i| format!("name_{i:02}")).collect();
+        let mut out = String::new();
+        flow_entry(&mut out, 2, "base", names.iter().map(String::as_str));
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.len() > 1, "{out}");
+        assert!(lines.iter().all(|l| l.chars().count() <= WIDTH), "{out}");
+        assert!(lines[0].starts_with("  base: [name_00, name_01,"));
+        assert!(lines[1].starts_with("      name_"));
+        assert!(out.ends_with("name_39]\n"));
+        let mut out = String::new();
+        flow_entry(&mut out, 2, "children", std::iter::empty());
+        assert_eq!(out, "  children: []\n");
+    }
+}

@@ -1,0 +1,1153 @@
+//! Policies: the file format (YAML and JSON), its errors, `build` from a
+//! trace, glob precedence, compilation and the committed JSON Schema.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use secimport_policy::build::{build, unusable_syscalls, BuildOptions};
+use secimport_policy::policy::{
+    bitmap_contains, json_schema, Format, Mode, ModulePattern, PatternError, Policy, PolicyError,
+    Problem, Syscall, SyscallSet, UnknownRule,
+};
+use secimport_policy::syscalls;
+use secimport_policy::trace::{
+    Buckets, Counters, Interpreter, ModuleTrace, SyscallCounts, Trace, TRACE_FORMAT, TRACE_VERSION,
+};
+
+// ---------------------------------------------------------------- helpers
+
+fn counts(names: &[&str]) -> SyscallCounts {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.to_string(), i as u64 + 1))
+        .collect()
+}
+
+fn set(names: &[&str]) -> SyscallSet {
+    names
+        .iter()
+        .map(|n| Syscall::parse(n).unwrap_or_else(|| panic!("{n} is not a syscall")))
+        .collect()
+}
+
+fn nr(name: &str) -> u32 {
+    syscalls::number(name).unwrap()
+}
+
+fn trace_with(modules: &[(&str, &[&str])]) -> Trace {
+    let lib = "/usr/lib/python3.11";
+    Trace {
+        format: TRACE_FORMAT.to_string(),
+        version: TRACE_VERSION,
+        command: vec![
+            "/usr/bin/python3.11".to_string(),
+            "/srv/app/train.py".to_string(),
+            "--epochs".to_string(),
+            "1".to_string(),
+        ],
+        interpreter: Interpreter {
+            executable: "/usr/bin/python3.11".to_string(),
+            version: "3.11.2".to_string(),
+            build: "static".to_string(),
+            runtime_elf: "/usr/bin/python3.11".to_string(),
+            import_roots: vec![lib.to_string(), "/srv/app".to_string()],
+        },
+        modules: modules
+            .iter()
+            .map(|(name, syscalls)| {
+                let file = match *name {
+                    "__main__" => "/srv/app/train.py".to_string(),
+                    n if n.starts_with('<') => n.to_string(),
+                    n => format!("{lib}/{}.py", n.replace('.', "/")),
+                };
+                (
+                    name.to_string(),
+                    ModuleTrace {
+                        files: vec![file],
+                        syscalls: counts(syscalls),
+                    },
+                )
+            })
+            .collect(),
+        buckets: Buckets {
+            frameless: counts(&[
+                "arch_prctl",
+                "brk",
+                "close",
+                "execve",
+                "exit_group",
+                "mmap",
+                "munmap",
+                "read",
+            ]),
+            non_python: counts(&["execve", "exit_group", "write"]),
+            truncated: counts(&["futex"]),
+            unreadable: counts(&["getpid"]),
+        },
+        processes: vec![],
+        counters: Counters::default(),
+        exit_status: Some(0),
+    }
+}
+
+/// A small program: a script, two stdlib packages, a model package whose
+/// modules all behave alike, and the import machinery.
+fn sample_trace() -> Trace {
+    trace_with(&[
+        ("__main__", &["getppid", "openat", "wait4", "clone"]),
+        (
+            "<frozen importlib._bootstrap>",
+            &["newfstatat", "openat", "read"],
+        ),
+        ("<string>", &["getpid"]),
+        ("json", &["read"]),
+        ("json.decoder", &["read"]),
+        ("json.scanner", &["read"]),
+        ("subprocess", &["clone", "pipe2", "wait4"]),
+        ("model", &["openat", "read"]),
+        ("model.layers", &["mmap", "openat"]),
+        ("model.layers.attention", &["mmap", "openat"]),
+        ("model.layers.mlp", &["mmap", "openat"]),
+        ("model.data", &["openat", "read"]),
+    ])
+}
+
+fn grouped() -> BuildOptions {
+    BuildOptions {
+        group_packages: true,
+        ..BuildOptions::default()
+    }
+}
+
+fn parse_yaml(text: &str) -> Result<Policy, PolicyError> {
+    Policy::parse(text, "policy.yaml", Format::Yaml)
+}
+
+fn parse_json(text: &str) -> Result<Policy, PolicyError> {
+    Policy::parse(text, "policy.json", Format::Json)
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const EXAMPLE_YAML: &str = r#"# A policy written by hand, in the style of the docs.
+apiVersion: secimport.dev/v1
+kind: SandboxPolicy
+metadata:
+  name: app
+  description: What app.py may do.
+spec:
+  mode: kill
+  unknown: deny
+  base: [mmap, brk, close, brk]     # order and duplicates do not matter
+  children:
+    - execve
+    - exit_group
+  modules:
+    __main__: [getppid, openat]
+    json.decoder: [read]
+    "torch.*": [mmap, openat]
+    "<frozen importlib._bootstrap>": [newfstatat, openat, read]
+    /opt/tool/helper.py: []
+"#;
+
+const EXAMPLE_JSON: &str = r#"{
+  "apiVersion": "secimport.dev/v1",
+  "kind": "SandboxPolicy",
+  "metadata": {"name": "app", "description": "What app.py may do."},
+  "spec": {
+    "mode": "kill",
+    "unknown": "deny",
+    "base": ["brk", "close", "mmap"],
+    "children": ["exit_group", "execve"],
+    "modules": {
+      "torch.*": ["openat", "mmap"],
+      "__main__": ["getppid", "openat"],
+      "json.decoder": ["read"],
+      "<frozen importlib._bootstrap>": ["newfstatat", "openat", "read"],
+      "/opt/tool/helper.py": []
+    }
+  }
+}
+"#;
+
+// ---------------------------------------------------------------- reading
+
+#[test]
+fn parses_a_hand_written_yaml_policy() {
+    let policy = parse_yaml(EXAMPLE_YAML).unwrap();
+    assert_eq!(policy.metadata.name, "app");
+    assert_eq!(
+        policy.metadata.description.as_deref(),
+        Some("What app.py may do.")
+    );
+    assert_eq!(policy.metadata.generated_from, None);
+    assert_eq!(policy.spec.mode, Mode::Kill);
+    assert_eq!(policy.spec.unknown, UnknownRule::Deny);
+    assert_eq!(policy.spec.base, set(&["brk", "close", "mmap"]));
+    assert_eq!(policy.spec.children, set(&["execve", "exit_group"]));
+    let keys: Vec<&str> = policy.spec.modules.keys().map(|k| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "/opt/tool/helper.py",
+            "<frozen importlib._bootstrap>",
+            "__main__",
+            "json.decoder",
+            "torch.*"
+        ]
+    );
+    assert_eq!(policy.spec.modules["torch.*"], set(&["mmap", "openat"]));
+    assert!(policy.spec.modules["/opt/tool/helper.py"].is_empty());
+}
+
+#[test]
+fn yaml_and_json_of_the_same_policy_are_equal() {
+    let yaml = parse_yaml(EXAMPLE_YAML).unwrap();
+    let json = parse_json(EXAMPLE_JSON).unwrap();
+    assert_eq!(yaml, json);
+}
+
+#[test]
+fn defaults_of_optional_fields() {
+    let policy = parse_yaml(
+        "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata: {name: x}\nspec: {base: []}\n",
+    )
+    .unwrap();
+    assert_eq!(policy.spec.mode, Mode::Log);
+    assert_eq!(policy.spec.unknown, UnknownRule::BaseOnly);
+    assert!(policy.spec.children.is_empty());
+    assert!(policy.spec.modules.is_empty());
+    assert_eq!(policy, Policy::new("x"));
+}
+
+#[test]
+fn unnamed_syscall_numbers_are_accepted() {
+    // The trace names numbers the table lacks `syscall_N`; policies read them.
+    let policy = parse_yaml(
+        "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata: {name: x}\nspec:\n  base: [syscall_400, read]\n",
+    )
+    .unwrap();
+    let numbers: Vec<u32> = policy.spec.base.iter().map(Syscall::number).collect();
+    assert_eq!(numbers, [0, 400]);
+    assert_eq!(Syscall::from_number(400).unwrap().name(), "syscall_400");
+    assert_eq!(Syscall::from_number(59).unwrap().name(), "execve");
+    assert_eq!(Syscall::from_number(512), None);
+    for bad in [
+        "syscall_59",
+        "syscall_512",
+        "syscall_0400",
+        "syscall_",
+        "syscall_-1",
+    ] {
+        assert_eq!(Syscall::parse(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn load_picks_the_format_by_extension() {
+    let dir = scratch_dir("load_by_extension");
+    for (file, text) in [
+        ("p.yaml", EXAMPLE_YAML),
+        ("p.yml", EXAMPLE_YAML),
+        ("p.json", EXAMPLE_JSON),
+        ("P.JSON", EXAMPLE_JSON),
+    ] {
+        let path = dir.join(file);
+        std::fs::write(&path, text).unwrap();
+        let policy = Policy::load(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(policy.metadata.name, "app", "{file}");
+    }
+    let path = dir.join("p.txt");
+    std::fs::write(&path, EXAMPLE_YAML).unwrap();
+    let err = Policy::load(&path).unwrap_err();
+    assert!(matches!(err, PolicyError::UnknownFormat { .. }), "{err:?}");
+    assert!(err.to_string().ends_with(
+        "p.txt: cannot tell the format of a policy from its name; policy files end in .yaml, .yml or .json"
+    ));
+    let err = Policy::load(&dir.join("missing.yaml")).unwrap_err();
+    assert!(matches!(err, PolicyError::Io { .. }), "{err:?}");
+    assert!(err.to_string().starts_with("cannot read policy "), "{err}");
+}
+
+// ---------------------------------------------------------------- errors
+
+/// `(name, format, text)` of every kind of mistake; the snapshot shows what
+/// users read for each.
+fn bad_policies() -> Vec<(&'static str, Format, String)> {
+    let yaml = |spec: &str| {
+        format!(
+            "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata:\n  name: app\nspec:\n{spec}"
+        )
+    };
+    let json = |spec: &str| {
+        format!(
+            "{{\n  \"apiVersion\": \"secimport.dev/v1\",\n  \"kind\": \"SandboxPolicy\",\n  \"metadata\": {{\"name\": \"app\"}},\n  \"spec\": {{\n{spec}\n  }}\n}}\n"
+        )
+    };
+    vec![
+        (
+            "unknown syscall, with a suggestion",
+            Format::Yaml,
+            yaml("  base: [brk, close]\n  modules:\n    __main__: [getppid, exceve]\n"),
+        ),
+        (
+            "unknown syscall in base, no close name",
+            Format::Yaml,
+            yaml("  base: [brk, import_module]\n"),
+        ),
+        (
+            "a named syscall spelled by number",
+            Format::Yaml,
+            yaml("  base: [brk]\n  children:\n    - syscall_59\n"),
+        ),
+        (
+            "a syscall number beyond the bitmap",
+            Format::Yaml,
+            yaml("  base: [syscall_512]\n"),
+        ),
+        (
+            "unknown field",
+            Format::Yaml,
+            yaml("  mode: log\n  modes: kill\n  base: [brk]\n"),
+        ),
+        (
+            "unknown field in metadata",
+            Format::Yaml,
+            "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata:\n  name: app\n  labels: {}\nspec:\n  base: []\n".to_string(),
+        ),
+        (
+            "bad mode",
+            Format::Yaml,
+            yaml("  mode: deny\n  base: [brk]\n"),
+        ),
+        (
+            "missing base",
+            Format::Yaml,
+            yaml("  mode: log\n  children: []\n"),
+        ),
+        (
+            "a string where a list belongs",
+            Format::Yaml,
+            yaml("  base: brk\n"),
+        ),
+        (
+            "double star",
+            Format::Yaml,
+            yaml("  base: []\n  modules:\n    \"torch.**\": [read]\n"),
+        ),
+        (
+            "bad character in a glob",
+            Format::Yaml,
+            yaml("  base: []\n  modules:\n    \"my-pkg.*\": [read]\n"),
+        ),
+        (
+            "duplicate module key",
+            Format::Yaml,
+            yaml("  base: []\n  modules:\n    json: [read]\n    json.decoder: [read]\n    json: [write]\n"),
+        ),
+        (
+            "duplicate field",
+            Format::Yaml,
+            yaml("  base: []\n  base: [read]\n"),
+        ),
+        (
+            "wrong apiVersion",
+            Format::Yaml,
+            "apiVersion: secimport.dev/v2\nkind: SandboxPolicy\nmetadata: {name: app}\nspec: {base: []}\n".to_string(),
+        ),
+        (
+            "wrong kind",
+            Format::Yaml,
+            "apiVersion: secimport.dev/v1\nkind: TracingPolicy\nmetadata: {name: app}\nspec: {base: []}\n".to_string(),
+        ),
+        (
+            "no apiVersion",
+            Format::Yaml,
+            "kind: SandboxPolicy\nmetadata: {name: app}\nspec: {base: []}\n".to_string(),
+        ),
+        (
+            "a trace instead of a policy",
+            Format::Json,
+            sample_trace().to_json(),
+        ),
+        ("an empty file", Format::Yaml, "\n  \n".to_string()),
+        (
+            "not a mapping",
+            Format::Yaml,
+            "- read\n- write\n".to_string(),
+        ),
+        (
+            "YAML syntax",
+            Format::Yaml,
+            yaml("  base: [brk, close\n  children: []\n"),
+        ),
+        (
+            "JSON: unknown syscall",
+            Format::Json,
+            json("    \"base\": [\"brk\", \"clsoe\"]"),
+        ),
+        (
+            "JSON: duplicate module key",
+            Format::Json,
+            json("    \"base\": [],\n    \"modules\": {\n      \"torch.*\": [\"read\"],\n      \"torch.*\": [\"mmap\"]\n    }"),
+        ),
+        (
+            "JSON: unknown field",
+            Format::Json,
+            json("    \"base\": [],\n    \"unknwon\": \"allow\""),
+        ),
+        (
+            "JSON: bad unknown rule",
+            Format::Json,
+            json("    \"base\": [],\n    \"unknown\": \"base_only\""),
+        ),
+        (
+            "JSON: syntax",
+            Format::Json,
+            json("    \"base\": [\"brk\",]"),
+        ),
+        (
+            "JSON: wrong apiVersion",
+            Format::Json,
+            "{\"kind\": \"SandboxPolicy\", \"apiVersion\": \"v1\"}".to_string(),
+        ),
+    ]
+}
+
+fn parse_as(format: Format, text: &str) -> Result<Policy, PolicyError> {
+    match format {
+        Format::Yaml => parse_yaml(text),
+        Format::Json => parse_json(text),
+    }
+}
+
+#[test]
+fn error_messages() {
+    let mut report = String::new();
+    for (name, format, text) in bad_policies() {
+        let err = match parse_as(format, &text) {
+            Ok(_) => panic!("{name}: parsed"),
+            Err(err) => err,
+        };
+        // Show the line the error points at, with a caret under the column.
+        let (line, column) = err
+            .position()
+            .unwrap_or_else(|| panic!("{name}: no position in {err}"));
+        let source = text.lines().nth(line - 1).unwrap_or("");
+        report.push_str(&format!(
+            "## {name}\n{source}\n{caret:>column$}\n{err}\n\n",
+            caret = "^"
+        ));
+    }
+    insta::assert_snapshot!(report);
+}
+
+fn error(format: Format, text: &str) -> PolicyError {
+    parse_as(format, text).expect_err("should not parse")
+}
+
+fn case(name: &str) -> (Format, String) {
+    let (_, format, text) = bad_policies()
+        .into_iter()
+        .find(|(n, _, _)| *n == name)
+        .unwrap();
+    (format, text)
+}
+
+#[test]
+fn unknown_syscall_points_at_the_name() {
+    let (format, text) = case("unknown syscall, with a suggestion");
+    match error(format, &text) {
+        PolicyError::Invalid {
+            path,
+            line,
+            column,
+            problem:
+                Problem::UnknownSyscall {
+                    name,
+                    place,
+                    suggestion,
+                },
+        } => {
+            assert_eq!(path, "policy.yaml");
+            assert_eq!((line, column), (8, 25));
+            assert_eq!(name, "exceve");
+            assert_eq!(place, "module `__main__`");
+            assert_eq!(suggestion.as_deref(), Some("execve"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let (format, text) = case("JSON: unknown syscall");
+    let err = error(format, &text);
+    assert_eq!(err.position(), Some((6, 21)), "{err}");
+    assert_eq!(&text.lines().nth(5).unwrap()[20..], "\"clsoe\"]");
+    assert!(
+        err.to_string().starts_with(
+            "policy.json:6:21: unknown syscall `clsoe` in spec.base; did you mean `close`?"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_module_keys_are_refused_in_both_formats() {
+    for (name, position) in [
+        ("duplicate module key", (10, 5)),
+        ("JSON: duplicate module key", (9, 7)),
+    ] {
+        let (format, text) = case(name);
+        let err = error(format, &text);
+        assert_eq!(err.position(), Some(position), "{name}: {err}");
+        assert!(
+            matches!(
+                &err,
+                PolicyError::Invalid {
+                    problem: Problem::DuplicateModuleKey { .. },
+                    ..
+                }
+            ),
+            "{name}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_globs_are_named() {
+    let (format, text) = case("double star");
+    match error(format, &text) {
+        PolicyError::Invalid {
+            line,
+            column,
+            problem: Problem::BadModuleKey { key, error },
+            ..
+        } => {
+            assert_eq!((line, column), (8, 5));
+            assert_eq!(key, "torch.**");
+            assert_eq!(error, PatternError::DoubleStar);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn envelope_errors_come_first() {
+    // A trace has a `format` field that a policy does not know; the message is
+    // about the file being a trace, not about that field.
+    let (format, text) = case("a trace instead of a policy");
+    let err = error(format, &text);
+    assert!(
+        matches!(
+            &err,
+            PolicyError::Invalid {
+                problem: Problem::NotAPolicy { trace: true },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let (format, text) = case("wrong apiVersion");
+    match error(format, &text) {
+        PolicyError::Invalid {
+            line,
+            column,
+            problem: Problem::WrongApiVersion { found },
+            ..
+        } => {
+            assert_eq!((line, column), (1, 13));
+            assert_eq!(found, "secimport.dev/v2");
+        }
+        other => panic!("{other:?}"),
+    }
+    let (format, text) = case("wrong kind");
+    let err = error(format, &text);
+    assert_eq!(err.position(), Some((2, 7)));
+    assert!(
+        matches!(
+            &err,
+            PolicyError::Invalid {
+                problem: Problem::WrongKind { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn unknown_fields_point_at_the_key() {
+    let (format, text) = case("unknown field");
+    let err = error(format, &text);
+    assert!(matches!(err, PolicyError::Syntax { .. }), "{err:?}");
+    assert_eq!(err.position(), Some((7, 3)), "{err}");
+    let (format, text) = case("JSON: unknown field");
+    let err = error(format, &text);
+    assert_eq!(err.position(), Some((7, 5)), "{err}");
+    assert!(err.to_string().contains("unknown field `unknwon`"), "{err}");
+}
+
+#[test]
+fn columns_count_characters() {
+    let yaml = "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata: {name: modèle}\nspec:\n  base: []\n  modules: {\"modèle\": [réad]}\n";
+    let err = parse_yaml(yaml).unwrap_err();
+    assert_eq!(err.position(), Some((6, 24)), "{err}");
+    let json = "{\"apiVersion\": \"secimport.dev/v1\", \"kind\": \"SandboxPolicy\", \"metadata\": {\"name\": \"é\"},\n\"spec\": {\"base\": [], \"modules\": {\"é\": [\"réad\"]}}}";
+    let err = parse_json(json).unwrap_err();
+    assert_eq!(err.position(), Some((2, 40)), "{err}");
+}
+
+// ---------------------------------------------------------------- writing
+
+#[test]
+fn built_policy_yaml() {
+    let policy = build(&sample_trace(), &BuildOptions::default());
+    insta::assert_snapshot!(policy.to_yaml());
+}
+
+#[test]
+fn built_policy_yaml_grouped() {
+    let policy = build(&sample_trace(), &grouped());
+    insta::assert_snapshot!(policy.to_yaml());
+}
+
+#[test]
+fn built_policy_json() {
+    let policy = build(&sample_trace(), &grouped());
+    let json = policy.to_json();
+    assert!(json.ends_with("}\n"));
+    insta::assert_snapshot!(json);
+}
+
+#[test]
+fn round_trips_through_yaml_and_json_files() {
+    let dir = scratch_dir("round_trip");
+    for opts in [BuildOptions::default(), grouped()] {
+        let policy = build(&sample_trace(), &opts);
+        let yaml_path = dir.join("policy.yaml");
+        let json_path = dir.join("policy.json");
+        std::fs::write(&yaml_path, policy.to_yaml()).unwrap();
+        std::fs::write(&json_path, policy.to_json()).unwrap();
+        let from_yaml = Policy::load(&yaml_path).unwrap();
+        let from_json = Policy::load(&json_path).unwrap();
+        assert_eq!(from_yaml, policy);
+        assert_eq!(from_json, policy);
+        assert_eq!(from_yaml.to_yaml(), policy.to_yaml());
+        assert_eq!(from_json.to_json(), policy.to_json());
+        // Each format reads the other's output too (JSON is YAML).
+        assert_eq!(parse_yaml(&policy.to_json()).unwrap(), policy);
+    }
+}
+
+#[test]
+fn awkward_names_survive_the_round_trip() {
+    let mut policy = Policy::new("naïve: \"quoted\" # not a comment");
+    policy.metadata.description = Some("line one\nline two\ttab, [flow] {chars} & *alias".into());
+    policy.metadata.generated_from = Some(Default::default());
+    policy.spec.base = set(&["read", "syscall_400"]);
+    for key in [
+        "<frozen importlib._bootstrap>",
+        "<string>",
+        "/opt/my tool/x.py",
+        "C:\\odd\\path.py",
+        "yes",
+        "null",
+        "~",
+        "123",
+        "1.5",
+        "-dash",
+        "key: with colon",
+        "#hash",
+        "'single'",
+        "\"double\"",
+        "modèle",
+        "trailing ",
+        "",
+        "a,b",
+        "[x]",
+        "{y}",
+        "!tag",
+        "&anchor",
+        "*alias/x",
+        "%percent",
+        "@at",
+        "`tick`",
+        "<< ",
+        "pkg.*",
+        "*",
+    ] {
+        policy
+            .spec
+            .modules
+            .insert(ModulePattern::parse(key).unwrap(), set(&["openat"]));
+    }
+    let long: Vec<&str> = syscalls::all().map(|(_, n)| n).take(120).collect();
+    policy.spec.children = set(&long);
+    let yaml = policy.to_yaml();
+    assert_eq!(parse_yaml(&yaml).unwrap(), policy, "{yaml}");
+    assert_eq!(parse_json(&policy.to_json()).unwrap(), policy);
+    assert!(yaml.lines().all(|l| l.chars().count() <= 100), "{yaml}");
+}
+
+#[test]
+fn empty_policy_round_trips() {
+    let policy = Policy::new("empty");
+    let yaml = policy.to_yaml();
+    assert_eq!(
+        yaml,
+        "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata:\n  name: empty\nspec:\n  mode: log\n  unknown: base-only\n  base: []\n  children: []\n  modules: {}\n"
+    );
+    assert_eq!(parse_yaml(&yaml).unwrap(), policy);
+    assert_eq!(parse_json(&policy.to_json()).unwrap(), policy);
+}
+
+// ---------------------------------------------------------------- build
+
+#[test]
+fn build_is_a_function_of_the_trace() {
+    let trace = sample_trace();
+    let policy = build(&trace, &BuildOptions::default());
+    assert_eq!(policy.metadata.name, "train");
+    let from = policy.metadata.generated_from.as_ref().unwrap();
+    assert_eq!(from.command, trace.command);
+    assert_eq!(from.python_version.as_deref(), Some("3.11.2"));
+    assert_eq!(
+        policy.spec.base,
+        set(&[
+            "arch_prctl",
+            "brk",
+            "close",
+            "execve",
+            "exit_group",
+            "mmap",
+            "munmap",
+            "read"
+        ])
+    );
+    assert_eq!(
+        policy.spec.children,
+        set(&["execve", "exit_group", "write"])
+    );
+    assert_eq!(policy.spec.modules.len(), trace.modules.len());
+    for (name, module) in &trace.modules {
+        let names: Vec<&str> = module.syscalls.keys().map(String::as_str).collect();
+        assert_eq!(policy.spec.modules[name.as_str()], set(&names), "{name}");
+    }
+    assert_eq!(policy.spec.mode, Mode::Log);
+    assert_eq!(policy.spec.unknown, UnknownRule::BaseOnly);
+
+    // Same trace, same bytes; also after the trace went through its file.
+    let again = Trace::from_json(&trace.to_json(), "t.json").unwrap();
+    for opts in [BuildOptions::default(), grouped()] {
+        let a = build(&trace, &opts);
+        let b = build(&again, &opts);
+        assert_eq!(a.to_yaml(), b.to_yaml());
+        assert_eq!(a.to_json(), b.to_json());
+    }
+}
+
+#[test]
+fn build_options() {
+    let opts = BuildOptions {
+        group_packages: false,
+        mode: Mode::Stop,
+        unknown: UnknownRule::Allow,
+        name: Some("custom".to_string()),
+    };
+    let policy = build(&sample_trace(), &opts);
+    assert_eq!(policy.metadata.name, "custom");
+    assert_eq!(policy.spec.mode, Mode::Stop);
+    assert_eq!(policy.spec.unknown, UnknownRule::Allow);
+}
+
+#[test]
+fn default_names() {
+    let mut trace = sample_trace();
+    trace.modules.remove("__main__");
+    assert_eq!(
+        build(&trace, &BuildOptions::default()).metadata.name,
+        "train"
+    );
+    trace.command = vec!["python3".into(), "-m".into(), "http.server".into()];
+    assert_eq!(
+        build(&trace, &BuildOptions::default()).metadata.name,
+        "http.server"
+    );
+    trace.command = vec!["python3".into(), "-c".into(), "pass".into()];
+    assert_eq!(
+        build(&trace, &BuildOptions::default()).metadata.name,
+        "policy"
+    );
+}
+
+#[test]
+fn unusable_syscall_names_are_left_out_and_reported() {
+    let mut trace = sample_trace();
+    trace
+        .buckets
+        .frameless
+        .insert("syscall_1073741824".to_string(), 1);
+    trace.buckets.frameless.insert("syscall_400".to_string(), 1);
+    trace
+        .modules
+        .get_mut("json")
+        .unwrap()
+        .syscalls
+        .insert("not_a_syscall".to_string(), 1);
+    let policy = build(&trace, &BuildOptions::default());
+    assert!(policy
+        .spec
+        .base
+        .contains(&Syscall::parse("syscall_400").unwrap()));
+    assert_eq!(policy.spec.base.len(), 9);
+    assert_eq!(policy.spec.modules["json"], set(&["read"]));
+    let unusable: Vec<String> = unusable_syscalls(&trace).into_iter().collect();
+    assert_eq!(unusable, ["not_a_syscall", "syscall_1073741824"]);
+    assert!(unusable_syscalls(&sample_trace()).is_empty());
+    // And what is left loads.
+    assert_eq!(parse_yaml(&policy.to_yaml()).unwrap(), policy);
+}
+
+fn keys(policy: &Policy) -> Vec<&str> {
+    policy.spec.modules.keys().map(|k| k.as_str()).collect()
+}
+
+#[test]
+fn grouping_merges_uniform_packages() {
+    let policy = build(&sample_trace(), &grouped());
+    // json, json.decoder, json.scanner all read -> json.*; model differs from
+    // model.layers.*, so the outermost uniform package is model.layers.
+    assert_eq!(
+        keys(&policy),
+        [
+            "<frozen importlib._bootstrap>",
+            "<string>",
+            "__main__",
+            "json.*",
+            "model",
+            "model.data",
+            "model.layers.*",
+            "subprocess",
+        ]
+    );
+    assert_eq!(policy.spec.modules["json.*"], set(&["read"]));
+    assert_eq!(
+        policy.spec.modules["model.layers.*"],
+        set(&["mmap", "openat"])
+    );
+    // Every traced module gets the same rule as without grouping.
+    let plain = build(&sample_trace(), &BuildOptions::default()).compile();
+    let compiled = policy.compile();
+    for name in sample_trace().modules.keys() {
+        assert_eq!(
+            compiled.rule_for(name).map(|r| r.1),
+            plain.rule_for(name).map(|r| r.1),
+            "{name}"
+        );
+    }
+    // And the package's other modules are covered too.
+    assert_eq!(compiled.rule_for("json.encoder").unwrap().0, "json.*");
+    assert_eq!(
+        compiled.rule_for("model.layers.conv").unwrap().0,
+        "model.layers.*"
+    );
+    assert_eq!(compiled.rule_for("model.other"), None);
+}
+
+#[test]
+fn grouping_needs_two_modules_and_skips_main_and_pseudo_names() {
+    let trace = trace_with(&[
+        ("__main__", &["read"]),
+        ("<frozen zipimport>", &["read"]),
+        ("<frozen importlib._bootstrap>", &["read"]),
+        ("lonely", &["read"]),
+        ("deep.a.b.c", &["read"]),
+        ("/opt/x.py", &["read"]),
+        ("/opt/y.py", &["read"]),
+    ]);
+    let policy = build(&trace, &grouped());
+    assert_eq!(
+        keys(&policy),
+        [
+            "/opt/x.py",
+            "/opt/y.py",
+            "<frozen importlib._bootstrap>",
+            "<frozen zipimport>",
+            "__main__",
+            "deep.a.b.c",
+            "lonely",
+        ]
+    );
+}
+
+#[test]
+fn grouping_picks_the_outermost_uniform_package() {
+    let trace = trace_with(&[
+        ("a.b.c", &["read"]),
+        ("a.b.d", &["read"]),
+        ("a.b", &["read"]),
+        ("a.x.y", &["read"]),
+        ("a.x.z", &["read"]),
+        ("q.r", &["read"]),
+        ("q.s", &["write"]),
+        ("q.s.t", &["write"]),
+    ]);
+    let policy = build(&trace, &grouped());
+    assert_eq!(keys(&policy), ["a.*", "q.r", "q.s.*"]);
+}
+
+// ---------------------------------------------------------------- compile
+
+fn policy_with(keys: &[&str]) -> Policy {
+    let mut policy = Policy::new("t");
+    // Each key allows a distinct syscall so the tests can see which one won.
+    let names: Vec<&str> = syscalls::all().map(|(_, n)| n).collect();
+    for (i, key) in keys.iter().enumerate() {
+        policy
+            .spec
+            .modules
+            .insert(ModulePattern::parse(key).unwrap(), set(&[names[i + 100]]));
+    }
+    policy
+}
+
+#[test]
+fn glob_precedence() {
+    let policy = policy_with(&[
+        "*",
+        "*.tests",
+        "torch",
+        "torch.*",
+        "torch.nn.*",
+        "torch.nn.functional",
+        "torch.n*",
+        "torch.*_ops",
+        "a.*x",
+        "a.*.*",
+        "<string>",
+        "/opt/x.py",
+    ]);
+    let compiled = policy.compile();
+    let rule = |name: &str| compiled.rule_for(name).map(|(key, _)| key.to_string());
+    for (name, key) in [
+        // Exact beats globs.
+        ("torch", "torch"),
+        ("torch.nn.functional", "torch.nn.functional"),
+        // Longest literal prefix.
+        ("torch.nn", "torch.nn.*"),
+        ("torch.nn.modules.module", "torch.nn.*"),
+        ("torch.nx", "torch.n*"),
+        ("torch.cuda", "torch.*"),
+        ("torch.cuda.amp", "torch.*"),
+        ("torch.linalg_ops", "torch.*_ops"),
+        ("torch.a.b", "torch.*"),
+        ("pkg.tests", "*.tests"),
+        ("pkg.sub.tests", "*"),
+        ("anything", "*"),
+        ("__main__", "*"),
+        // Same literal prefix and count: fixed depth beats package-wide.
+        ("a.bx", "a.*x"),
+        ("a.by", "a.*.*"),
+        // Globs never match pseudo-names or paths.
+        ("<string>", "<string>"),
+        ("/opt/x.py", "/opt/x.py"),
+    ] {
+        assert_eq!(rule(name).as_deref(), Some(key), "{name}");
+    }
+    for none in ["<frozen os>", "/opt/y.py", "dir/x.py", ""] {
+        assert_eq!(rule(none), None, "{none:?}");
+    }
+    // The bitmap is the key's.
+    let (key, bitmap) = compiled.rule_for("torch.nn").unwrap();
+    let expected = &policy.spec.modules[key];
+    for (nr, _) in syscalls::all() {
+        assert_eq!(
+            bitmap_contains(&bitmap, nr),
+            expected.iter().any(|s| s.number() == nr)
+        );
+    }
+}
+
+#[test]
+fn precedence_does_not_depend_on_file_order() {
+    let a = "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata: {name: t}\nspec:\n  base: []\n  modules:\n    \"a.*.*\": [read]\n    \"a.*x\": [write]\n";
+    let b = "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata: {name: t}\nspec:\n  base: []\n  modules:\n    \"a.*x\": [write]\n    \"a.*.*\": [read]\n";
+    let (a, b) = (
+        parse_yaml(a).unwrap().compile(),
+        parse_yaml(b).unwrap().compile(),
+    );
+    assert_eq!(a.rule_for("a.bx").unwrap().0, "a.*x");
+    assert_eq!(b.rule_for("a.bx").unwrap().0, "a.*x");
+}
+
+#[test]
+fn decisions() {
+    let mut policy = parse_yaml(EXAMPLE_YAML).unwrap();
+    let (read, openat, mmap, brk, execve, write, getppid) = (
+        nr("read"),
+        nr("openat"),
+        nr("mmap"),
+        nr("brk"),
+        nr("execve"),
+        nr("write"),
+        nr("getppid"),
+    );
+    for unknown in [UnknownRule::BaseOnly, UnknownRule::Allow, UnknownRule::Deny] {
+        policy.spec.unknown = unknown;
+        let c = policy.compile();
+        assert_eq!(c.unknown, unknown);
+        assert_eq!(c.mode, Mode::Kill);
+        // No Python frame: base only.
+        assert!(c.allows(&[], brk));
+        assert!(!c.allows(&[], read));
+        // Covered modules: base, or allowed by every one of them.
+        assert!(c.allows(&["__main__"], getppid));
+        assert!(c.allows(&["__main__", "json.decoder"], brk));
+        assert!(!c.allows(&["__main__", "json.decoder"], openat));
+        assert!(c.allows(&["__main__", "torch.nn"], openat));
+        assert!(c.allows(&["json.decoder", "torch.nn"], mmap)); // base
+        assert!(!c.allows(&["json.decoder"], write));
+        // Children.
+        assert!(c.allows_child(execve));
+        assert!(!c.allows_child(read));
+        // Unknown modules.
+        let with_unknown = ["__main__", "requests"];
+        match unknown {
+            UnknownRule::BaseOnly => {
+                assert!(c.allows(&with_unknown, brk));
+                assert!(!c.allows(&with_unknown, openat));
+                assert!(!c.allows(&["requests"], openat));
+            }
+            UnknownRule::Allow => {
+                assert!(c.allows(&with_unknown, openat));
+                assert!(!c.allows(&with_unknown, write));
+                assert!(c.allows(&["requests"], write));
+            }
+            UnknownRule::Deny => {
+                assert!(!c.allows(&with_unknown, brk));
+                assert!(!c.allows(&["requests"], brk));
+                assert!(c.allows(&["__main__"], brk));
+            }
+        }
+    }
+}
+
+#[test]
+fn bitmaps() {
+    let policy = parse_yaml(EXAMPLE_YAML).unwrap();
+    let c = policy.compile();
+    let base: Vec<u32> = (0..512).filter(|&n| bitmap_contains(&c.base, n)).collect();
+    assert_eq!(base, [nr("close"), nr("mmap"), nr("brk")]);
+    assert!(!bitmap_contains(&c.base, 512));
+    assert!(!bitmap_contains(&c.base, u32::MAX));
+    let highest = syscalls::MAX_SYSCALL - 1;
+    let mut p = Policy::new("x");
+    p.spec.base = [
+        Syscall::from_number(highest).unwrap(),
+        Syscall::from_number(511).unwrap(),
+    ]
+    .into_iter()
+    .collect();
+    let c = p.compile();
+    assert_eq!(c.base[7], (1 << 63) | (1 << (highest - 448)));
+    assert!(bitmap_contains(&c.base, highest));
+    let compiled = policy.compile();
+    let rules: Vec<&str> = compiled.rules().map(|(k, _)| k).collect();
+    assert_eq!(rules.len(), 5);
+    assert_eq!(rules[4], "torch.*");
+}
+
+#[test]
+fn ten_thousand_modules_compile_and_look_up_fast() {
+    // Not a timing test: it makes sure nothing is quadratic in the number of
+    // entries (10,000 entries x 10,000 lookups would take minutes if it were).
+    let mut policy = Policy::new("big");
+    let some = set(&["openat", "read"]);
+    let mut names = Vec::new();
+    for i in 0..10_000 {
+        let key = match i % 4 {
+            0 => format!("pkg{i}.*"),
+            1 => format!("pkg{}.sub{i}.*", i - 1),
+            2 => format!("pkg{}.mod{i}", i - 2),
+            _ => format!("pkg{}.test_*", i - 3),
+        };
+        policy
+            .spec
+            .modules
+            .insert(ModulePattern::parse(&key).unwrap(), some.clone());
+        names.push(match i % 4 {
+            0 => format!("pkg{i}.x.y"),
+            1 => format!("pkg{}.sub{i}.deep.er", i - 1),
+            2 => format!("pkg{}.mod{i}", i - 2),
+            _ => format!("pkg{}.test_io", i - 3),
+        });
+    }
+    assert_eq!(policy.spec.modules.len(), 10_000);
+    let yaml = policy.to_yaml();
+    let policy = parse_yaml(&yaml).unwrap();
+    let compiled = policy.compile();
+    let mut found = BTreeMap::new();
+    for name in &names {
+        let (key, _) = compiled.rule_for(name).unwrap_or_else(|| panic!("{name}"));
+        *found.entry(key.ends_with(".*")).or_insert(0) += 1;
+    }
+    assert_eq!(found[&true], 5_000);
+    assert_eq!(found[&false], 5_000);
+    assert_eq!(compiled.rule_for("pkg4.sub5.z").unwrap().0, "pkg4.sub5.*");
+    assert_eq!(compiled.rule_for("pkg4.test_x").unwrap().0, "pkg4.test_*");
+    assert_eq!(compiled.rule_for("nothing.here"), None);
+}
+
+// ---------------------------------------------------------------- schema
+
+#[test]
+fn schema_is_up_to_date() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/policy.schema.json");
+    let schema = json_schema();
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &schema).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == schema,
+        "schemas/policy.schema.json is stale (the policy types changed); regenerate it with\n\n    \
+         UPDATE_SCHEMA=1 cargo test -p secimport-policy schema\n\nand commit the result"
+    );
+}
+
+#[test]
+fn schema_describes_the_format() {
+    let schema: serde_json::Value = serde_json::from_str(&json_schema()).unwrap();
+    assert_eq!(schema["title"], "secimport SandboxPolicy");
+    assert_eq!(schema["additionalProperties"], false);
+    let required = schema["required"].as_array().unwrap();
+    for field in ["apiVersion", "kind", "metadata", "spec"] {
+        assert!(required.iter().any(|r| r == field), "{field}");
+    }
+    let spec = &schema["definitions"]["Spec"];
+    assert_eq!(spec["additionalProperties"], false);
+    for field in ["mode", "unknown", "base", "children", "modules"] {
+        let description = spec["properties"][field]["description"].as_str();
+        assert!(
+            description.is_some_and(|d| d.len() > 20),
+            "spec.{field} is not documented"
+        );
+    }
+    let syscall = &schema["definitions"]["Syscall"];
+    let names = syscall["anyOf"][0]["enum"].as_array().unwrap();
+    assert!(names.iter().any(|n| n == "execve"));
+    assert_eq!(names.len(), syscalls::all().count());
+}
+
+#[test]
+fn example_policies_validate_against_their_own_model() {
+    // The docs' example, written by build's writer, parses to the same model.
+    let policy = parse_yaml(EXAMPLE_YAML).unwrap();
+    assert_eq!(parse_yaml(&policy.to_yaml()).unwrap(), policy);
+    assert_eq!(parse_json(&policy.to_json()).unwrap(), policy);
+}

@@ -1,0 +1,188 @@
+//! Turns the kernel's violation records into what users read: a block on
+//! stderr and one JSON line in the log file.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use secimport_engine::linetable;
+use secimport_engine::sandbox::{module_id, Sandbox, Violation};
+use secimport_policy::naming::Namer;
+use secimport_policy::policy::Compiled;
+use secimport_policy::syscalls;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct Frame {
+    pub module: String,
+    pub file: String,
+    pub line: Option<u32>,
+    pub function: String,
+}
+
+/// One violation, as written to the JSON Lines log.
+#[derive(Debug, Serialize)]
+pub struct Record {
+    pub time: String,
+    pub pid: u32,
+    pub tid: u32,
+    pub ppid: u32,
+    pub comm: String,
+    pub syscall: String,
+    pub nr: u32,
+    /// `log`, `kill` or `stop`.
+    pub action: String,
+    /// Modules on the stack whose rule does not allow the syscall (innermost first).
+    pub denied_by: Vec<String>,
+    /// Python stack, innermost first (at most 20 frames are reported).
+    pub stack: Vec<Frame>,
+    pub depth: u32,
+    pub truncated: bool,
+}
+
+/// Resolves module ids to names, learning kernel-assigned ids lazily.
+pub struct Names<'a> {
+    pub namer: &'a Namer,
+    pub files: BTreeMap<u32, String>,
+}
+
+impl Names<'_> {
+    fn file(&mut self, sandbox: &Sandbox, id: u32) -> String {
+        match id {
+            module_id::FRAMELESS => return "<frameless>".into(),
+            module_id::NON_PYTHON => return "<non-python>".into(),
+            module_id::TRUNCATED => return "<truncated>".into(),
+            module_id::UNREADABLE | module_id::OVERFLOW => return "<unreadable>".into(),
+            _ => {}
+        }
+        if !self.files.contains_key(&id) {
+            self.files = sandbox.module_files();
+        }
+        self.files
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("<module {id}>"))
+    }
+
+    fn name(&mut self, sandbox: &Sandbox, id: u32) -> (String, String) {
+        let file = self.file(sandbox, id);
+        (self.namer.module_name(&file), file)
+    }
+}
+
+fn wall_time(ts_boot_ns: u64) -> String {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the valid timespec above.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut now) };
+    let now_ns = now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64;
+    let ago = Duration::from_nanos(now_ns.saturating_sub(ts_boot_ns));
+    let at = SystemTime::now()
+        .checked_sub(ago)
+        .unwrap_or(SystemTime::now());
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+fn allows(compiled: &Compiled, module: &str, nr: u32) -> bool {
+    let bit = |b: &[u64; 8]| (b[(nr / 64) as usize % 8] >> (nr % 64)) & 1 == 1;
+    if bit(&compiled.base) {
+        return true;
+    }
+    match compiled.rule_for(module) {
+        Some((_, allow)) => bit(&allow),
+        None => false,
+    }
+}
+
+pub fn record(
+    v: &Violation,
+    sandbox: &Sandbox,
+    names: &mut Names,
+    compiled: &Compiled,
+    action: &str,
+) -> Record {
+    let mut stack = Vec::new();
+    let mut denied_by = Vec::new();
+    for f in &v.frames {
+        let (module, file) = names.name(sandbox, f.module);
+        let line = f
+            .lasti
+            .and_then(|i| linetable::line_for(&f.linetable, f.firstlineno, i))
+            .or(Some(f.firstlineno).filter(|l| *l > 0));
+        if !allows(compiled, &module, v.nr) && !denied_by.contains(&module) {
+            denied_by.push(module.clone());
+        }
+        stack.push(Frame {
+            module,
+            file,
+            line,
+            function: f.function.clone(),
+        });
+    }
+    let (first, _) = names.name(sandbox, v.module);
+    if !denied_by.contains(&first) {
+        denied_by.insert(0, first);
+    }
+    Record {
+        time: wall_time(v.ts_ns),
+        pid: v.pid,
+        tid: v.tid,
+        ppid: v.ppid,
+        comm: v.comm.clone(),
+        syscall: syscalls::name(v.nr)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("syscall_{}", v.nr)),
+        nr: v.nr,
+        action: action.to_string(),
+        denied_by,
+        stack,
+        depth: v.depth,
+        truncated: v.truncated,
+    }
+}
+
+/// The human-readable block on stderr.
+pub fn render(r: &Record, compiled: &Compiled) -> String {
+    let mut s = String::new();
+    let what = match r.action.as_str() {
+        "kill" => "KILLED",
+        "stop" => "STOPPED",
+        _ => "LOGGED",
+    };
+    s += &format!(
+        "secimport: VIOLATION ({what}) {} by pid {} tid {} ({}) at {}\n",
+        r.syscall, r.pid, r.tid, r.comm, r.time
+    );
+    for m in &r.denied_by {
+        let rule = match compiled.rule_for(m) {
+            Some((key, _)) if key == m => "its policy entry does not list it".to_string(),
+            Some((key, _)) => format!("policy entry {key:?} does not list it"),
+            None => format!("not in the policy (unknown: {})", compiled.unknown.as_str()),
+        };
+        s += &format!("  not allowed for {m}: {rule}\n");
+    }
+    if r.stack.is_empty() {
+        s += "  no Python stack (a non-Python program, or no frame at the time)\n";
+    } else {
+        s += "  Python stack (innermost first):\n";
+        for f in &r.stack {
+            let line = f.line.map(|l| l.to_string()).unwrap_or_else(|| "?".into());
+            s += &format!(
+                "    {}:{} in {}  [{}]\n",
+                f.file, line, f.function, f.module
+            );
+        }
+        if r.depth as usize > r.stack.len() || r.truncated {
+            s += &format!("    ... {} more frames\n", r.depth as usize - r.stack.len());
+        }
+    }
+    s
+}
+
+pub fn append_jsonl(file: &mut std::fs::File, r: &Record) -> std::io::Result<()> {
+    let mut line = serde_json::to_string(r).expect("a record always serializes");
+    line.push('\n');
+    file.write_all(line.as_bytes())
+}
