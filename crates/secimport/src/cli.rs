@@ -30,6 +30,8 @@ pub enum Command {
     Build(BuildArgs),
     /// Run a program under a policy: report, kill or stop what it does not allow.
     Run(RunArgs),
+    /// Trace, build and run in one go, asking before each step.
+    Interactive(InteractiveArgs),
 }
 
 /// What to run: an entry script, or a whole command after `--`.
@@ -134,4 +136,22 @@ impl RunArgs {
             self.mode
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct InteractiveArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Answer yes to every question (for scripts and tests).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Trace file to write.
+    #[arg(long, default_value = "trace.json", value_name = "FILE")]
+    pub trace: PathBuf,
+    /// Policy file to write and enforce.
+    #[arg(long, default_value = "policy.yaml", value_name = "FILE")]
+    pub policy: PathBuf,
+    /// Mode for the final run.
+    #[arg(long, value_enum, default_value_t = RunMode::Log)]
+    pub mode: RunMode,
 }

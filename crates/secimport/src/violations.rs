@@ -157,6 +157,10 @@ pub fn render(r: &Record, compiled: &Compiled) -> String {
     );
     for m in &r.denied_by {
         let rule = match compiled.rule_for(m) {
+            _ if m == "<non-python>" => {
+                "not in the policy's `children` set (syscalls of non-Python programs)".to_string()
+            }
+            _ if m == "<frameless>" => "not in the policy's `base` set".to_string(),
             Some((key, _)) if key == m => "its policy entry does not list it".to_string(),
             Some((key, _)) => format!("policy entry {key:?} does not list it"),
             None => format!("not in the policy (unknown: {})", compiled.unknown.as_str()),

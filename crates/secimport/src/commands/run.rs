@@ -1,6 +1,7 @@
 //! `secimport run`: run a program under a policy; report, kill or stop any
 //! module that makes a syscall its policy does not allow.
 
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::path::PathBuf;
 
@@ -107,6 +108,9 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         files: Default::default(),
     };
     let mut count = 0usize;
+    // One full block per (process, first denying module); the rest of that
+    // pair's syscalls are listed once at the end (all are in the log).
+    let mut shown: BTreeMap<(u32, String), (String, Vec<String>)> = BTreeMap::new();
     let outcome = supervise(
         &sandbox,
         &target.argv,
@@ -114,7 +118,17 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             let Event::Violation(v) = ev else { return };
             count += 1;
             let rec = violations::record(v, &sandbox, &mut names, &compiled, mode.as_str());
-            eprint!("{}", violations::render(&rec, &compiled));
+            let key = (rec.pid, rec.denied_by.first().cloned().unwrap_or_default());
+            // Starting a program is always shown in full: it is the headline.
+            let is_exec = rec.syscall.starts_with("execve");
+            match shown.get_mut(&key) {
+                Some((_, more)) if !is_exec => more.push(rec.syscall.clone()),
+                Some(_) => eprint!("{}", violations::render(&rec, &compiled)),
+                None => {
+                    eprint!("{}", violations::render(&rec, &compiled));
+                    shown.insert(key, (rec.comm.clone(), Vec::new()));
+                }
+            }
             if let Err(e) = violations::append_jsonl(&mut log, &rec) {
                 eprintln!(
                     "secimport: warning: cannot write {}: {e}",
@@ -140,6 +154,15 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         report::progress,
     )?;
 
+    for ((pid, module), (comm, more)) in &shown {
+        if !more.is_empty() {
+            eprintln!(
+                "secimport: pid {pid} ({comm}) [{module}] also made {} more syscall(s) outside its policy: {}",
+                more.len(),
+                more.join(", ")
+            );
+        }
+    }
     let stats = sandbox.stats();
     let total = stats.violations;
     eprintln!(
