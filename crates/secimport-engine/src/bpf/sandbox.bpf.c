@@ -23,6 +23,12 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* kfuncs (6.13+), used only if the kernel has them: when the supervisor dies,
+ * the whole tracked tree is killed, not only its direct child. */
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
+extern void bpf_task_release(struct task_struct *p) __ksym __weak;
+extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type, u64 value) __ksym __weak;
+
 /* Static settings, written by the loader between open() and load(). */
 const volatile __u32 mode = MODE_TRACE;
 const volatile __u32 unknown_rule = UNKNOWN_BASE_ONLY;
@@ -608,11 +614,29 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	return 0;
 }
 
+static long kill_tracked(struct bpf_map *map, __u32 *tgid, struct si_proc_state *st, void *ctx)
+{
+	struct task_struct *t = bpf_task_from_pid(*tgid);
+	if (t) {
+		bpf_send_signal_task(t, SIGKILL, PIDTYPE_TGID, 0);
+		bpf_task_release(t);
+	}
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *task)
 {
 	__u32 tid = task->pid;
 	__u32 tgid = task->tgid;
+	if (tgid == supervisor_tgid && BPF_CORE_READ(task, signal, live.counter) == 0) {
+		/* Nothing may run unsupervised: kill every tracked process. */
+		kill_all = 1;
+		if (bpf_ksym_exists(bpf_task_from_pid) && bpf_ksym_exists(bpf_send_signal_task) &&
+		    bpf_ksym_exists(bpf_task_release))
+			bpf_for_each_map_elem(&procs, kill_tracked, 0, 0);
+		return 0;
+	}
 	bpf_map_delete_elem(&tstates, &tid);
 	struct si_proc_state *p = bpf_map_lookup_elem(&procs, &tgid);
 	if (!p)

@@ -1,0 +1,107 @@
+//! The tree never runs unsupervised: leftovers are killed when the program
+//! exits, and the whole tree dies when the supervisor dies. Root + BPF.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Case, Interp};
+
+fn alive(pid: i32) -> bool {
+    // A zombie is dead for our purpose: it runs nothing.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+fn wait_for_file(path: &Path, timeout: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            if !s.is_empty() {
+                return s;
+            }
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_dead(pid: i32, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn leftover_children_are_killed_when_the_program_exits() {
+    let case = Case::new(Interp::PyenvShared);
+    let pidfile = case.path("child.pid");
+    let traced = case.trace("orphan_child.py", &[pidfile.to_str().unwrap(), "0"], &[]);
+    traced.assert_sane(0);
+    let child: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        wait_dead(child, Duration::from_secs(5)),
+        "the orphaned child {child} is still running after secimport returned"
+    );
+}
+
+#[test]
+fn the_whole_tree_dies_with_the_supervisor() {
+    let case = Case::new(Interp::PyenvShared);
+    let pidfile = case.path("child.pid");
+    let mut sup = Command::new(common::secimport_bin())
+        .current_dir(case.dir())
+        .args(["trace", "-o"])
+        .arg(case.path("t.json"))
+        .arg("--python")
+        .arg(case.python())
+        .arg("--entrypoint")
+        .arg(common::program("orphan_child.py"))
+        .arg("--")
+        .arg(&pidfile)
+        .arg("60")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let child: i32 = wait_for_file(&pidfile, Duration::from_secs(20))
+        .trim()
+        .parse()
+        .unwrap();
+    // Wait until the grandchild sleeps: it will make no syscall the kernel
+    // side could catch, so only an explicit kill of the tree stops it.
+    wait_for_file(&case.path("child.pid.ready"), Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        alive(child),
+        "the grandchild should be running while supervised"
+    );
+    sup.kill().unwrap(); // SIGKILL: no chance to clean up in user space
+    sup.wait().unwrap();
+    assert!(
+        wait_dead(child, Duration::from_secs(5)),
+        "grandchild {child} survived its supervisor: it would now run unsandboxed"
+    );
+}
