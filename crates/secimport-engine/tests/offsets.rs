@@ -1,0 +1,136 @@
+//! Proves the offsets table against CPython's own headers: a C program using
+//! `offsetof` on the real structs is compiled against each installed 3.11
+//! header set and must print exactly the numbers in `python::PY311`.
+//! (The walker itself is proven on live interpreters by the trace tests.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use secimport_engine::python::{PyOffsets, PY311};
+
+const PROGRAM: &str = r#"
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include <stddef.h>
+#include "internal/pycore_frame.h"
+#include "internal/pycore_runtime.h"
+#include "internal/pycore_interp.h"
+#include <stdio.h>
+#define P(name, s, f) printf("%s %zu\n", name, offsetof(s, f))
+int main(void) {
+    P("runtime_interpreters_head", _PyRuntimeState, interpreters.head);
+    P("interp_threads_head", PyInterpreterState, threads.head);
+    P("tstate_next", PyThreadState, next);
+    P("tstate_thread_id", PyThreadState, thread_id);
+    P("tstate_cframe", PyThreadState, cframe);
+    P("cframe_current_frame", _PyCFrame, current_frame);
+    P("frame_code", _PyInterpreterFrame, f_code);
+    P("frame_previous", _PyInterpreterFrame, previous);
+    P("frame_owner", _PyInterpreterFrame, owner);
+    P("frame_prev_instr", _PyInterpreterFrame, prev_instr);
+    P("code_filename", PyCodeObject, co_filename);
+    P("code_qualname", PyCodeObject, co_qualname);
+    P("code_firstlineno", PyCodeObject, co_firstlineno);
+    P("code_linetable", PyCodeObject, co_linetable);
+    P("code_adaptive", PyCodeObject, co_code_adaptive);
+    P("str_length", PyASCIIObject, length);
+    P("str_state", PyASCIIObject, state);
+    printf("str_ascii_data %zu\n", sizeof(PyASCIIObject));
+    P("str_utf8", PyCompactUnicodeObject, utf8);
+    P("bytes_size", PyVarObject, ob_size);
+    P("bytes_data", PyBytesObject, ob_sval);
+    return 0;
+}
+"#;
+
+fn expected(o: &PyOffsets) -> Vec<(&'static str, u32)> {
+    vec![
+        ("runtime_interpreters_head", o.runtime_interpreters_head),
+        ("interp_threads_head", o.interp_threads_head),
+        ("tstate_next", o.tstate_next),
+        ("tstate_thread_id", o.tstate_thread_id),
+        ("tstate_cframe", o.tstate_cframe.expect("3.11 has cframe")),
+        ("cframe_current_frame", o.cframe_current_frame),
+        ("frame_code", o.frame_code),
+        ("frame_previous", o.frame_previous),
+        ("frame_owner", o.frame_owner),
+        ("frame_prev_instr", o.frame_prev_instr),
+        ("code_filename", o.code_filename),
+        ("code_qualname", o.code_qualname),
+        ("code_firstlineno", o.code_firstlineno),
+        ("code_linetable", o.code_linetable),
+        ("code_adaptive", o.code_adaptive),
+        ("str_length", o.str_length),
+        ("str_state", o.str_state),
+        ("str_ascii_data", o.str_ascii_data),
+        ("str_utf8", o.str_utf8),
+        ("bytes_size", o.bytes_size),
+        ("bytes_data", o.bytes_data),
+    ]
+}
+
+fn check_headers(include: &Path) {
+    assert!(
+        include.join("internal/pycore_frame.h").is_file(),
+        "CPython 3.11 internal headers missing under {}: install them (pyenv installs them; \
+         Debian: apt-get install python3.11-dev)",
+        include.display()
+    );
+    let tag: String = include
+        .display()
+        .to_string()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+    let dir = std::env::temp_dir().join(format!("secimport-offsets-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("offsets.c");
+    let exe = dir.join("offsets");
+    std::fs::write(&src, PROGRAM).unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new(&cc)
+        .arg(format!("-I{}", include.display()))
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cc}: {e}"));
+    assert!(
+        out.status.success(),
+        "compiling against {}: {}",
+        include.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = Command::new(&exe).output().unwrap();
+    let text = String::from_utf8(run.stdout).unwrap();
+    let got: Vec<(String, u32)> = text
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once(' ').unwrap();
+            (k.to_string(), v.parse().unwrap())
+        })
+        .collect();
+    let want: Vec<(String, u32)> = expected(&PY311)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    assert_eq!(
+        got,
+        want,
+        "offsets from {} differ from python::PY311",
+        include.display()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn py311_offsets_match_pyenv_3_11_7_headers() {
+    check_headers(&PathBuf::from(
+        "/root/.pyenv/versions/3.11.7/include/python3.11",
+    ));
+}
+
+#[test]
+fn py311_offsets_match_debian_3_11_headers() {
+    check_headers(&PathBuf::from("/usr/include/python3.11"));
+}
