@@ -190,3 +190,88 @@ pub fn append_jsonl(file: &mut std::fs::File, r: &Record) -> std::io::Result<()>
     line.push('\n');
     file.write_all(line.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secimport_policy::policy::{Format, Policy};
+
+    fn compiled() -> Compiled {
+        let yaml = "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata:\n  name: demo\n\
+                    spec:\n  mode: kill\n  unknown: base-only\n  base: [read, write]\n  children: []\n  modules:\n    \
+                    __main__: [openat]\n    checkpoint: [openat]\n    \"tinynn.*\": [openat]\n";
+        Policy::parse(yaml, "policy.yaml", Format::Yaml)
+            .unwrap()
+            .compile()
+    }
+
+    fn frame(module: &str, file: &str, line: Option<u32>, function: &str) -> Frame {
+        Frame {
+            module: module.into(),
+            file: file.into(),
+            line,
+            function: function.into(),
+        }
+    }
+
+    fn record(action: &str, stack: Vec<Frame>, denied_by: &[&str]) -> Record {
+        Record {
+            time: "2026-11-28T21:00:00.000Z".into(),
+            pid: 4242,
+            tid: 4243,
+            ppid: 4200,
+            comm: "python3.11".into(),
+            syscall: "execve".into(),
+            nr: 59,
+            action: action.into(),
+            denied_by: denied_by.iter().map(|s| s.to_string()).collect(),
+            depth: stack.len() as u32,
+            stack,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn allows_follows_base_and_rules() {
+        let c = compiled();
+        assert!(allows(&c, "__main__", 0)); // read: base
+        assert!(allows(&c, "tinynn.module", 257)); // openat via the glob
+        assert!(!allows(&c, "__main__", 59));
+        assert!(!allows(&c, "unknown.module", 257));
+    }
+
+    #[test]
+    fn renders_a_killed_exec_with_its_stack() {
+        let r = record(
+            "kill",
+            vec![
+                frame("<string>", "<string>", Some(1), "<module>"),
+                frame(
+                    "tinynn.module",
+                    "/app/tinynn/module.py",
+                    Some(15),
+                    "Module.__call__",
+                ),
+                frame("__main__", "/app/train.py", None, "main"),
+            ],
+            &["<string>", "tinynn.module", "__main__"],
+        );
+        insta::assert_snapshot!(render(&r, &compiled()));
+    }
+
+    #[test]
+    fn renders_a_non_python_child() {
+        let r = record("log", vec![], &["<non-python>"]);
+        insta::assert_snapshot!(render(&r, &compiled()));
+    }
+
+    #[test]
+    fn records_serialize_as_one_json_line() {
+        let r = record(
+            "stop",
+            vec![frame("__main__", "/app/a.py", Some(3), "f")],
+            &["__main__"],
+        );
+        insta::assert_json_snapshot!(r);
+    }
+}
