@@ -392,12 +392,18 @@ def bpf_stats_pass(ctx: Ctx, benches, modes, sizes_of, prepared, keep) -> dict:
                     p.stop.set()
                     p.join()
                 progs = []
+                traced = (rec.facts.get("counters") or {}).get("syscalls")
                 if pollers:
                     p = pollers[0]
                     for pid_, v in sorted(p.progs.items()):
                         progs.append({"id": pid_, "name": p.names.get(pid_, f"prog {pid_}"),
                                       **v, "ns_per_run": (v["run_time_ns"] / v["run_cnt"])
-                                      if v["run_cnt"] else None})
+                                      if v["run_cnt"] else None,
+                                      # The syscall hook runs for every process on the machine;
+                                      # charging all its time to the traced syscalls gives an
+                                      # upper bound of the cost of one traced syscall.
+                                      "ns_per_traced_syscall": v["run_time_ns"] / traced
+                                      if traced and "sys_enter" in p.names.get(pid_, "") else None})
                 out["runs"].append({"bench": bench.key, "mode": mode.name, "error": rec.error,
                                     "in_script": rec.in_script, "facts": rec.facts,
                                     "progs": progs})
@@ -423,7 +429,7 @@ PY_PROBE = (
     "import json, platform, sys, sysconfig; print(json.dumps({"
     "'executable': sys.executable, 'version': platform.python_version(),"
     "'implementation': platform.python_implementation(),"
-    "'shared_libpython': bool(sysconfig.get_config_var('Py_ENABLE_SHARED')),"
+    "'shared_libpython': any('/libpython' in l for l in open('/proc/self/maps')),"
     "'compiler': platform.python_compiler()}))"
 )
 
@@ -466,6 +472,15 @@ def machine_info() -> dict:
         "loadavg_start": list(os.getloadavg()),
         "harness_python": platform.python_version(),
     }
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def git_info() -> Optional[str]:
@@ -587,7 +602,8 @@ def markdown(report: dict, modes: List[Mode]) -> str:
         + (", at end " + " ".join(f"{x:.2f}" for x in mi["loadavg_end"]) if mi.get("loadavg_end") else ""),
         f"- Interpreter under test: `{py['executable']}` ({py['compiler']}); harness Python "
         f"{mi['harness_python']}",
-        f"- secimport: `{cfg['secimport']}` ({cfg.get('secimport_version') or '?'}), "
+        f"- secimport: `{cfg['secimport']}` ({cfg.get('secimport_version') or '?'}, sha256 "
+        f"{(cfg.get('secimport_sha256') or '?')[:12]}), "
         + (f"built from this repo at git {cfg['git']}" if cfg.get("git")
            else "(outside this repo: git revision unknown)"),
         f"- {cfg['reps']} interleaved repetitions (order alternates every repetition), "
@@ -646,35 +662,51 @@ def markdown(report: dict, modes: List[Mode]) -> str:
                              f"{c.get('stacks_walked', 0):,} stacks walked, "
                              f"{c.get('stacks_truncated', 0):,} truncated, "
                              f"{c.get('events_lost', 0):,} events lost (last run).")
+        for o in others:
+            v = b.get("violations", {}).get(o)
+            if v is not None:
+                notes.append(f"{key} under {o}: {v:,} violations logged (last run).")
     for o, per in report.get("derived", {}).items():
         for key in ("P2", "P3"):
             if key in per:
-                notes.append(f"{o}: +{per[key]['added_us_per_syscall']:.2f} µs per os.stat in-script "
+                notes.append(f"{o}: {per[key]['added_us_per_syscall']:+.2f} µs per os.stat in-script "
                              f"at {per[key]['depth']} frames ({key}).")
         if "per_extra_frame_us" in per:
-            notes.append(f"{o}: +{per['per_extra_frame_us'] * 1e3:.0f} ns per extra frame "
+            notes.append(f"{o}: {per['per_extra_frame_us'] * 1e3:+.0f} ns per extra frame "
                          "((P3 − P2) / depth difference).")
     if notes:
         lines += ["- " + n for n in notes] + [""]
     bs = report.get("bpf_stats")
     if bs:
         lines += [f"BPF program run time (one extra run per benchmark, accounting on via "
-                  f"{bs['how']}; run counts of the syscall hook include every process on the "
-                  f"machine, not only the traced one):", "",
-                  "| Bench | Mode | Program | runs | total ms | ns / run |", "|---|---|---|---|---|---|"]
+                  f"{bs['how']}; the syscall hook runs for every syscall of every process on the "
+                  f"machine, so *ns / run* mixes traced syscalls with cheap early exits, and "
+                  f"*ns / traced syscall* charges all of its time to the syscalls in the trace, "
+                  f"an upper bound):", "",
+                  "| Bench | Mode | Program | runs | total ms | ns / run | ns / traced syscall |",
+                  "|---|---|---|---|---|---|---|"]
         for r in bs["runs"]:
             if r["error"]:
-                lines.append(f"| {r['bench']} | {r['mode']} | run failed | | | |")
+                lines.append(f"| {r['bench']} | {r['mode']} | run failed | | | | |")
                 continue
             for p in r["progs"]:
                 if not p["run_cnt"]:
                     continue
+                per = p.get("ns_per_traced_syscall")
                 lines.append(f"| {r['bench']} | {r['mode']} | {p['name']} | {p['run_cnt']:,} | "
-                             f"{p['run_time_ns'] / 1e6:,.1f} | {p['ns_per_run']:,.0f} |")
+                             f"{p['run_time_ns'] / 1e6:,.1f} | {p['ns_per_run']:,.0f} | "
+                             + (f"{per:,.0f} |" if per else "|"))
         lines.append("")
     if report["failures"]:
         lines += [f"**{len(report['failures'])} run(s) failed** — see stderr / JSON.", ""]
     return "\n".join(lines)
+
+
+def dump_json(report: dict) -> str:
+    """Indented, except one line per run (there are hundreds)."""
+    head = json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=2)
+    runs = ",\n    ".join(json.dumps(r, separators=(",", ":")) for r in report["runs"])
+    return head[:-2] + ',\n  "runs": [\n    ' + runs + "\n  ]\n}\n"
 
 
 # --------------------------------------------------------------------------- main
@@ -710,11 +742,20 @@ def parse_args(argv=None):
     ap.add_argument("--timeout", type=float, default=None,
                     help="seconds per command [600; --quick: 60]")
     ap.add_argument("--keep-temp", action="store_true", help="keep traces and results")
+    ap.add_argument("--from-json", metavar="FILE",
+                    help="run nothing: print the markdown report of an earlier --json file")
     return ap.parse_args(argv)
 
 
 def main(argv=None) -> int:
     a = parse_args(argv)
+    if a.from_json:
+        report = json.loads(Path(a.from_json).read_text())
+        if report.get("schema") != SCHEMA:
+            print(f"bench.py: {a.from_json} is not a {SCHEMA} file", file=sys.stderr)
+            return 2
+        print(markdown(report, [MODES[n] for n in report["config"]["modes"]]))
+        return 0
     reps = a.reps if a.reps is not None else (2 if a.quick else 7)
     warmup = a.warmup if a.warmup is not None else (0 if a.quick else 1)
     timeout = a.timeout if a.timeout is not None else (60.0 if a.quick else 600.0)
@@ -816,7 +857,7 @@ def main(argv=None) -> int:
         if a.bpf_stats:
             print("bench.py: BPF run-time statistics pass", file=sys.stderr)
             try:
-                bpf = bpf_stats_pass(ctx, [b for b in benches], modes, sizes_of, prepared,
+                bpf = bpf_stats_pass(ctx, benches, modes, sizes_of, prepared,
                                      a.keep_temp)
             except OSError as e:
                 print(f"bench.py: cannot enable BPF statistics: {e}", file=sys.stderr)
@@ -845,6 +886,8 @@ def main(argv=None) -> int:
             "summary": summarize(b, modes, recs, judge=not a.quick),
             "counters": {m: r.facts["counters"] for m, r in last_ok.items()
                          if r.facts.get("counters")},
+            "violations": {m: r.facts["violations"] for m, r in last_ok.items()
+                           if "violations" in r.facts},
         }
     report = {
         "schema": SCHEMA,
@@ -855,20 +898,22 @@ def main(argv=None) -> int:
                    "secimport": str(secimport),
                    "secimport_version": _cmd_out([str(secimport), "--version"])
                    if os.access(secimport, os.X_OK) else None,
+                   "secimport_sha256": _sha256(secimport) if secimport.is_file() else None,
                    "git": git_info() if REPO in secimport.parents else None,
                    "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None
                                                                   else sys.argv[1:])])},
         "benchmarks": results,
         "derived": derived_costs(results, modes),
         "bpf_stats": bpf,
-        "runs": [r.__dict__ for r in recs],
+        "runs": [{k: v for k, v in r.__dict__.items() if k != "argv" or r.error}
+                 for r in recs],
         "failures": [{"bench": r.bench, "mode": r.mode, "rep": r.rep, "error": r.error}
                      for r in failures],
     }
     print(markdown(report, modes))
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2) + "\n")
+        json_path.write_text(dump_json(report))
         print(f"bench.py: results written to {json_path}", file=sys.stderr)
     if failures:
         print(f"bench.py: {len(failures)} run(s) failed", file=sys.stderr)

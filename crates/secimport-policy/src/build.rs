@@ -4,7 +4,7 @@
 //! byte once written. What was seen becomes what is allowed:
 //!
 //! - `base` = the frameless bucket (syscalls with no Python frame on the stack:
-//!   interpreter start-up and shutdown, native threads);
+//!   interpreter start-up and shutdown, native threads), plus [`THREAD_LIFECYCLE`];
 //! - `children` = what the non-Python processes of the tree did;
 //! - `modules` = each traced module -> the syscalls made while it was on the
 //!   stack (counts dropped);
@@ -22,6 +22,23 @@ use crate::policy::{
     GeneratedFrom, Metadata, Mode, ModulePattern, Policy, Spec, Syscall, SyscallSet, UnknownRule,
 };
 use crate::trace::{SyscallCounts, Trace};
+
+/// Syscalls every CPython process makes without a Python frame when a thread
+/// starts or ends, always part of `base`. Whether a trace sees them is a race:
+/// a thread's last `madvise`/`exit` may lose to the main thread's
+/// `exit_group`, so a run of the same program can make them when its trace did
+/// not. None of them acts outside the process.
+pub const THREAD_LIFECYCLE: &[&str] = &[
+    "exit",
+    "exit_group",
+    "futex",
+    "madvise",
+    "munmap",
+    "rseq",
+    "rt_sigprocmask",
+    "sched_yield",
+    "set_robust_list",
+];
 
 /// How to build a policy from a trace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,7 +88,10 @@ pub fn build(trace: &Trace, opts: &BuildOptions) -> Policy {
         spec: Spec {
             mode: opts.mode,
             unknown: opts.unknown,
-            base: syscall_set(&trace.buckets.frameless),
+            base: syscall_set(&trace.buckets.frameless)
+                .into_iter()
+                .chain(THREAD_LIFECYCLE.iter().filter_map(|n| Syscall::parse(n)))
+                .collect(),
             children: syscall_set(&trace.buckets.non_python),
             modules,
         },
