@@ -68,6 +68,7 @@ pub fn install(
     namer: &Namer,
     main_script: Option<&str>,
 ) -> Result<Installed, EngineError> {
+    sandbox.set_rule(module_id::BASE, &compiled.base)?;
     sandbox.set_rule(module_id::FRAMELESS, &compiled.base)?;
     sandbox.set_rule(module_id::NON_PYTHON, &compiled.children)?;
     // Frames we could not see are not judged; they are counted instead.

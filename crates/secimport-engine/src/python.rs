@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use object::{Object, ObjectSymbol};
+use object::{Object, ObjectSegment, ObjectSymbol};
 use serde::Deserialize;
 
 use crate::EngineError;
@@ -114,8 +114,9 @@ pub struct Interpreter {
     pub build: BuildKind,
     /// The ELF that defines `_PyRuntime` and `Py_BytesMain`.
     pub runtime_elf: PathBuf,
-    /// `_PyRuntime` minus `Py_BytesMain` (virtual addresses in `runtime_elf`).
-    pub runtime_minus_main: i64,
+    /// `_PyRuntime`'s address minus that of the segment at file offset 0:
+    /// added to where a process mapped that segment, it gives `&_PyRuntime`.
+    pub runtime_offset: u64,
     pub offsets: PyOffsets,
     /// The interpreter's `sys.path` as a program would see it (without the
     /// script directory, which depends on the script).
@@ -224,25 +225,31 @@ pub fn discover(python: &str) -> Result<Interpreter, EngineError> {
     })?;
 
     let executable = PathBuf::from(&probe.executable);
-    let (build, runtime_elf, runtime_minus_main) = find_runtime(&executable, &probe)?;
+    let (build, runtime_elf, runtime_offset) = find_runtime(&executable, &probe)?;
     Ok(Interpreter {
         executable,
         version: probe.version,
         build,
         runtime_elf,
-        runtime_minus_main,
+        runtime_offset,
         offsets,
         sys_path: probe.sys_path,
     })
 }
 
-/// Addresses of `_PyRuntime` and `Py_BytesMain` if `elf` defines both.
-pub fn runtime_symbols(elf: &Path) -> Result<Option<(u64, u64)>, EngineError> {
-    let data = std::fs::read(elf).map_err(|e| EngineError::Interpreter {
+/// `_PyRuntime`'s offset from the segment mapped at file offset 0, if `elf`
+/// defines it (and `Py_BytesMain`, which every interpreter binary needs).
+pub fn runtime_offset(elf: &Path) -> Result<Option<u64>, EngineError> {
+    let cannot_read = |e: std::io::Error| EngineError::Interpreter {
         path: elf.display().to_string(),
         reason: format!("cannot read: {e}"),
         fix: "check the file exists and is readable".into(),
-    })?;
+    };
+    let file = std::fs::File::open(elf).map_err(cannot_read)?;
+    // SAFETY: the mapping is read-only and private; an interpreter binary
+    // rewritten while we read its symbols would only give a wrong answer,
+    // which the kernel side then fails to use (no runtime found).
+    let data = unsafe { memmap2::Mmap::map(&file) }.map_err(cannot_read)?;
     let file = object::File::parse(&*data).map_err(|e| EngineError::Interpreter {
         path: elf.display().to_string(),
         reason: format!("not an ELF file: {e}"),
@@ -259,16 +266,24 @@ pub fn runtime_symbols(elf: &Path) -> Result<Option<(u64, u64)>, EngineError> {
             _ => {}
         }
     }
-    Ok(runtime.zip(main))
+    let (Some(runtime), Some(_)) = (runtime, main) else {
+        return Ok(None);
+    };
+    let first = file
+        .segments()
+        .find(|seg| seg.file_range().0 == 0)
+        .map(|seg| seg.address())
+        .ok_or_else(|| EngineError::Interpreter {
+            path: elf.display().to_string(),
+            reason: "no loadable segment at file offset 0".into(),
+            fix: "use a standard CPython build".into(),
+        })?;
+    Ok(Some(runtime - first))
 }
 
-fn find_runtime(exe: &Path, probe: &Probe) -> Result<(BuildKind, PathBuf, i64), EngineError> {
-    if let Some((rt, main)) = runtime_symbols(exe)? {
-        return Ok((
-            BuildKind::Static,
-            exe.to_path_buf(),
-            rt as i64 - main as i64,
-        ));
+fn find_runtime(exe: &Path, probe: &Probe) -> Result<(BuildKind, PathBuf, u64), EngineError> {
+    if let Some(off) = runtime_offset(exe)? {
+        return Ok((BuildKind::Static, exe.to_path_buf(), off));
     }
     let libdir = probe.libdir.clone().unwrap_or_default();
     let candidates = [&probe.instsoname, &probe.ldlibrary]
@@ -277,9 +292,9 @@ fn find_runtime(exe: &Path, probe: &Probe) -> Result<(BuildKind, PathBuf, i64), 
         .map(|name| Path::new(&libdir).join(name));
     for lib in candidates {
         if lib.is_file() {
-            if let Some((rt, main)) = runtime_symbols(&lib)? {
+            if let Some(off) = runtime_offset(&lib)? {
                 let real = lib.canonicalize().unwrap_or(lib);
-                return Ok((BuildKind::Shared, real, rt as i64 - main as i64));
+                return Ok((BuildKind::Shared, real, off));
             }
         }
     }

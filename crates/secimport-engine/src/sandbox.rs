@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder, UprobeOpts};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 
 use crate::python::Interpreter;
 use crate::skel::types;
@@ -38,6 +38,7 @@ pub mod module_id {
     pub const TRUNCATED: u32 = 2;
     pub const OVERFLOW: u32 = 3;
     pub const UNREADABLE: u32 = 4;
+    pub const BASE: u32 = 5;
     pub const FIRST_DYNAMIC: u32 = 8;
 }
 
@@ -48,6 +49,7 @@ const EV_VIOLATION: u32 = 4;
 const EV_PYTHON_READY: u32 = 5;
 
 const PROC_LAUNCHING: u32 = 0;
+const MAX_PYCONFS: usize = 8;
 const PROC_PYTHON: u32 = 1;
 
 /// What the kernel side does at each syscall.
@@ -232,6 +234,8 @@ fn bytes_of<T: plain::Plain>(v: &T) -> &[u8] {
 pub struct Sandbox {
     skel: SandboxSkel<'static>,
     _links: Vec<Link>,
+    /// Entries filled in the kernel's interpreter table.
+    interpreters: u32,
     ring: Option<RingBuffer<'static>>,
     pending: Rc<RefCell<Vec<Event>>>,
 }
@@ -245,7 +249,7 @@ fn bpf_err(what: &str) -> impl FnOnce(libbpf_rs::Error) -> EngineError + '_ {
 
 impl Sandbox {
     /// Opens, configures, loads and attaches the BPF programs.
-    pub fn load(opts: &Options, interpreters: &[Interpreter]) -> Result<Sandbox, EngineError> {
+    pub fn load(opts: &Options) -> Result<Sandbox, EngineError> {
         crate::logging::route_libbpf();
         // The skeleton borrows its object storage for as long as it lives; a
         // sandbox lives for the whole command, so the storage is leaked.
@@ -285,59 +289,61 @@ impl Sandbox {
             })?);
         }
 
-        for (idx, interp) in interpreters.iter().enumerate() {
-            let idx = idx as u32;
-            let conf = types::si_pyconf {
-                off: kernel_offsets(&interp.offsets),
-                runtime_minus_main: interp.runtime_minus_main,
-            };
-            skel.maps
-                .pyconfs
-                .update(&idx.to_ne_bytes(), bytes_of(&conf), MapFlags::ANY)
-                .map_err(bpf_err("filling the interpreter table"))?;
-            let meta =
-                std::fs::metadata(&interp.executable).map_err(|e| EngineError::Interpreter {
-                    path: interp.executable.display().to_string(),
-                    reason: format!("cannot stat: {e}"),
-                    fix: "check the interpreter path".into(),
-                })?;
-            let dev = meta.dev();
-            // The kernel's s_dev is MKDEV(major, minor) = major << 20 | minor.
-            let key = types::si_exe_key {
-                dev: ((libc::major(dev) as u64) << 20) | libc::minor(dev) as u64,
-                ino: meta.ino(),
-            };
-            skel.maps
-                .py_exes
-                .update(bytes_of(&key), &idx.to_ne_bytes(), MapFlags::ANY)
-                .map_err(bpf_err("registering the interpreter executable"))?;
-            let uopts = UprobeOpts {
-                cookie: idx as u64,
-                func_name: Some("Py_BytesMain".into()),
-                ..Default::default()
-            };
-            links.push(
-                skel.progs
-                    .on_py_main
-                    .attach_uprobe_with_opts(-1, &interp.runtime_elf, 0, uopts)
-                    .map_err(|e| EngineError::Bpf {
-                        what: format!(
-                            "attaching a uprobe to Py_BytesMain in {}",
-                            interp.runtime_elf.display()
-                        ),
-                        source: e,
-                    })?,
-            );
-        }
-
         let mut sandbox = Sandbox {
             skel,
             _links: links,
+            interpreters: 0,
             ring: None,
             pending: Rc::new(RefCell::new(Vec::new())),
         };
         sandbox.build_ring()?;
         Ok(sandbox)
+    }
+
+    /// Tells the kernel side about an interpreter: where its `_PyRuntime`
+    /// lives and which offsets to walk with. Processes exec'ing its
+    /// executable are recognised as Python.
+    pub fn add_interpreter(&mut self, interp: &Interpreter) -> Result<(), EngineError> {
+        let idx = self.interpreters;
+        if idx as usize >= MAX_PYCONFS {
+            return Err(EngineError::Policy(format!(
+                "at most {MAX_PYCONFS} interpreters per sandbox"
+            )));
+        }
+        let stat = |p: &std::path::Path| {
+            std::fs::metadata(p).map_err(|e| EngineError::Interpreter {
+                path: p.display().to_string(),
+                reason: format!("cannot stat: {e}"),
+                fix: "check the interpreter path".into(),
+            })
+        };
+        let rt = stat(&interp.runtime_elf)?;
+        let o = &interp.offsets;
+        let conf = types::si_pyconf {
+            off: kernel_offsets(o),
+            runtime_dev: kernel_dev(rt.dev()),
+            runtime_ino: rt.ino(),
+            runtime_offset: interp.runtime_offset,
+            frame_window: o.frame_code.max(o.frame_previous) + 8,
+            ..Default::default()
+        };
+        self.skel
+            .maps
+            .pyconfs
+            .update(&idx.to_ne_bytes(), bytes_of(&conf), MapFlags::ANY)
+            .map_err(bpf_err("filling the interpreter table"))?;
+        let exe = stat(&interp.executable)?;
+        let key = types::si_exe_key {
+            dev: kernel_dev(exe.dev()),
+            ino: exe.ino(),
+        };
+        self.skel
+            .maps
+            .py_exes
+            .update(bytes_of(&key), &idx.to_ne_bytes(), MapFlags::ANY)
+            .map_err(bpf_err("registering the interpreter executable"))?;
+        self.interpreters += 1;
+        Ok(())
     }
 
     fn build_ring(&mut self) -> Result<(), EngineError> {
@@ -518,6 +524,12 @@ impl Drop for Sandbox {
         // The ring buffer refers to the skeleton's map: drop it first.
         self.ring.take();
     }
+}
+
+/// The kernel's `s_dev` is MKDEV(major, minor) = major << 20 | minor; stat's
+/// st_dev encodes the same pair differently.
+fn kernel_dev(dev: u64) -> u64 {
+    ((libc::major(dev) as u64) << 20) | libc::minor(dev) as u64
 }
 
 fn kernel_offsets(o: &crate::python::PyOffsets) -> types::si_py_offsets {

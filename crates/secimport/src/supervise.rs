@@ -156,7 +156,15 @@ pub fn supervise(
     let mut last_tick = Instant::now();
     let exit_status = loop {
         let events = sandbox.poll(Duration::from_millis(100));
+        // The kernel reports the exit before the parent can reap it: once it
+        // has, wait for the status instead of polling again.
+        let target_exited = events
+            .iter()
+            .any(|e| matches!(e, Event::Exit { pid, .. } if *pid == running.pid()));
         handle(events, &mut procs, &mut order);
+        if target_exited {
+            break running.wait();
+        }
         if let Some(status) = running.try_wait() {
             break status;
         }
@@ -175,26 +183,28 @@ pub fn supervise(
     let deadline = Instant::now() + GRACE;
     let mut killed = Vec::new();
     loop {
-        handle(
-            sandbox.poll(Duration::from_millis(20)),
-            &mut procs,
-            &mut order,
-        );
+        handle(sandbox.poll(Duration::ZERO), &mut procs, &mut order);
         let live = sandbox.live_processes();
         if live.is_empty() {
             break;
         }
-        if Instant::now() >= deadline {
-            launcher::kill_all(&live);
-            killed = live;
-            std::thread::sleep(Duration::from_millis(50));
+        if Instant::now() < deadline {
             handle(
-                sandbox.poll(Duration::from_millis(50)),
+                sandbox.poll(Duration::from_millis(20)),
                 &mut procs,
                 &mut order,
             );
-            break;
+            continue;
         }
+        launcher::kill_all(&live);
+        killed = live;
+        std::thread::sleep(Duration::from_millis(50));
+        handle(
+            sandbox.poll(Duration::from_millis(50)),
+            &mut procs,
+            &mut order,
+        );
+        break;
     }
     handle(sandbox.poll(Duration::ZERO), &mut procs, &mut order);
     restore();

@@ -105,6 +105,24 @@ fn nix_is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Resolves the target and loads the sandbox at the same time (asking the
+/// interpreter about itself and verifying the BPF programs each take tens of
+/// milliseconds). A problem with the target is reported before one with the
+/// sandbox: it is the more likely mistake.
+pub fn prepare(
+    args: &TargetArgs,
+    opts: &secimport_engine::sandbox::Options,
+) -> Result<(secimport_engine::sandbox::Sandbox, Target), Failure> {
+    std::thread::scope(|scope| {
+        let probe = scope.spawn(|| resolve(args));
+        let loaded = secimport_engine::sandbox::Sandbox::load(opts);
+        let target = probe.join().expect("resolving the target does not panic")?;
+        let mut sandbox = loaded?;
+        sandbox.add_interpreter(&target.interpreter)?;
+        Ok((sandbox, target))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::script_of;

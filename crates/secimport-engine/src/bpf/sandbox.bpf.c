@@ -28,12 +28,24 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
 extern void bpf_task_release(struct task_struct *p) __ksym __weak;
 extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type, u64 value) __ksym __weak;
+/* Open-coded VMA iterator (6.7+): where did this process map the runtime ELF? */
+extern int bpf_iter_task_vma_new(struct bpf_iter_task_vma *it, struct task_struct *task, __u64 addr) __ksym;
+extern struct vm_area_struct *bpf_iter_task_vma_next(struct bpf_iter_task_vma *it) __ksym;
+extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __ksym;
 
 /* Static settings, written by the loader between open() and load(). */
 const volatile __u32 mode = MODE_TRACE;
 const volatile __u32 unknown_rule = UNKNOWN_BASE_ONLY;
 const volatile __u32 max_depth = 128;
 const volatile __u32 supervisor_tgid = 0;
+/* Guards: a clone/clone3 that starts a thread is not judged (it is not a
+ * shell); threads started under a RULE_INHERIT module carry its rule. */
+const volatile __u32 thread_clone_exempt = 0;
+const volatile __u32 inherit_guards = 0;
+
+#define NR_CLONE 56
+#define NR_CLONE3 435
+#define CLONE_THREAD_FLAG 0x00010000
 
 /* Set once a kill-mode violation happened: every process of the tree is
  * killed at its next syscall. */
@@ -67,14 +79,29 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, __u64);
 } tstates SEC(".maps");
 
+/* code object -> module: a direct-mapped per-CPU cache in front of an LRU. */
+struct si_code_slot {
+	__u64 code;
+	__u64 filename;
+	__u32 tgid;
+	__u32 module;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CODE_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct si_code_slot);
+} code_cache SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
+	__uint(max_entries, 65536);
 	__type(key, struct si_code_key);
 	__type(value, struct si_code_val);
 } codes SEC(".maps");
@@ -82,6 +109,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_MODULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct si_filename_key);
 	__type(value, __u32);
 } module_ids SEC(".maps");
@@ -93,16 +121,27 @@ struct {
 	__type(value, struct si_module_rule);
 } rules SEC(".maps");
 
+/* tid -> guarded module to hand to the thread being created (set at the
+ * clone's entry, taken at sched_process_fork). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MAX_MODULES);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, __u64);
-} seen SEC(".maps");
+	__type(value, __u32);
+} pending_guard SEC(".maps");
+
+/* tid -> guarded module the thread inherited: judged as if on its stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+} inherited SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 1 << 18);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct si_trace_key);
 	__type(value, __u64);
 } trace_counts SEC(".maps");
@@ -128,11 +167,17 @@ struct {
 
 /* Per-CPU scratch: too big for the 512-byte BPF stack. */
 struct si_scratch {
-	__u64 seq;
 	struct si_filename_key fname;
-	__u64 frame_ptrs[REPORT_FRAMES];
-	__u64 code_ptrs[REPORT_FRAMES];
-	__u32 frame_modules[REPORT_FRAMES];
+	__u64 window[FRAME_WINDOW_MAX / 8];
+	__u32 uniq[UNIQ_MAX];
+	/* Sized to a power of two so a masked index needs no bounds check. */
+	__u64 frame_ptrs[32];
+	__u64 code_ptrs[32];
+	__u32 frame_modules[32];
+	/* Distinct modules charged for the current syscall. Kept here, not in
+	 * the walk context, so the verifier sees an unknown count rather than
+	 * one state per value. */
+	__u32 nuniq;
 	struct si_violation_event ev;
 };
 
@@ -224,23 +269,59 @@ static __noinline __u32 resolve_filename(__u64 fname_obj, const struct si_py_off
 
 static __always_inline __u32 module_of(__u32 tgid, __u64 code, const struct si_py_offsets *off)
 {
-	struct si_code_key k = { .tgid = tgid, .code = code };
 	__u64 fname_obj = read_u64(code + off->code_filename);
-	struct si_code_val *v = bpf_map_lookup_elem(&codes, &k);
-	if (v && v->filename == fname_obj)
-		return v->module;
+	__u32 slot = ((code >> 4) ^ (code >> 16) ^ tgid) & (CODE_CACHE_SLOTS - 1);
+	struct si_code_slot *c = bpf_map_lookup_elem(&code_cache, &slot);
+	if (c && c->code == code && c->tgid == tgid && c->filename == fname_obj)
+		return c->module;
 
-	struct si_code_val nv = { .filename = fname_obj };
-	nv.module = resolve_filename(fname_obj, off);
-	if (nv.module != MODULE_UNREADABLE)
+	struct si_code_key k = { .tgid = tgid, .code = code };
+	struct si_code_val *v = bpf_map_lookup_elem(&codes, &k);
+	__u32 module;
+	if (v && v->filename == fname_obj) {
+		module = v->module;
+	} else {
+		struct si_code_val nv = { .filename = fname_obj };
+		nv.module = module = resolve_filename(fname_obj, off);
+		if (module == MODULE_UNREADABLE) {
+			stat_inc(STAT_READ_ERRORS);
+			return module;
+		}
 		bpf_map_update_elem(&codes, &k, &nv, BPF_ANY);
-	else
-		stat_inc(STAT_READ_ERRORS);
-	return nv.module;
+	}
+	if (c) {
+		c->code = code;
+		c->tgid = tgid;
+		c->filename = fname_obj;
+		c->module = module;
+	}
+	return module;
 }
 
 /* ---------------------------------------------------------------- threads */
 
+struct si_tstate_ctx {
+	__u64 ts;
+	__u64 fsbase;
+	__u32 thread_id_off;
+	__u32 next_off;
+	__u64 found;
+};
+
+static long tstate_step(__u32 i, struct si_tstate_ctx *c)
+{
+	if (!c->ts)
+		return 1;
+	if (read_u64(c->ts + c->thread_id_off) == c->fsbase) {
+		c->found = c->ts;
+		return 1;
+	}
+	c->ts = read_u64(c->ts + c->next_off);
+	return 0;
+}
+
+/* The calling thread's PyThreadState: the one whose thread_id (pthread_self())
+ * is this task's fsbase. Cached per thread and re-checked on every use. */
 static __always_inline __u64 find_tstate(__u32 tid, __u64 runtime, const struct si_py_offsets *off)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -253,15 +334,16 @@ static __always_inline __u64 find_tstate(__u32 tid, __u64 runtime, const struct 
 	__u64 interp = read_u64(runtime + off->runtime_interpreters_head);
 	if (!interp)
 		return 0;
-	__u64 ts = read_u64(interp + off->interp_threads_head);
-	for (int i = 0; i < MAX_THREADS_SCAN && ts; i++) {
-		if (read_u64(ts + off->tstate_thread_id) == fsbase) {
-			bpf_map_update_elem(&tstates, &tid, &ts, BPF_ANY);
-			return ts;
-		}
-		ts = read_u64(ts + off->tstate_next);
-	}
-	return 0;
+	struct si_tstate_ctx c = {
+		.ts = read_u64(interp + off->interp_threads_head),
+		.fsbase = fsbase,
+		.thread_id_off = off->tstate_thread_id,
+		.next_off = off->tstate_next,
+	};
+	bpf_loop(MAX_THREADS_SCAN, tstate_step, &c, 0);
+	if (c.found)
+		bpf_map_update_elem(&tstates, &tid, &c.found, BPF_ANY);
+	return c.found;
 }
 
 /* ------------------------------------------------------------------ walk */
@@ -269,14 +351,18 @@ static __always_inline __u64 find_tstate(__u32 tid, __u64 runtime, const struct 
 struct si_walk_ctx {
 	struct si_py_offsets off;
 	__u64 frame;
-	__u64 seq;
+	__u64 last_code;  /* previous frame's code object (recursion shortcut) */
+	__u32 last_module;
+	__u32 window;     /* bytes read per frame */
 	__u32 tgid;
 	__u32 nr;
 	__u32 depth;      /* frames walked */
-	__u32 nuniq;      /* distinct modules seen */
+	__u32 charged;    /* some module was charged */
 	__u32 denied;     /* first module that does not allow nr, or ~0 */
 	__u32 check;      /* run modes: judge each module */
 	__u32 base_ok;    /* nr is in the base set */
+	__u32 find_guard; /* look for a RULE_INHERIT module */
+	__u32 guard;      /* innermost RULE_INHERIT module seen, or ~0 */
 };
 
 static __always_inline void count_trace(__u32 module, __u32 nr)
@@ -309,19 +395,55 @@ static __always_inline int module_allows(__u32 module, __u32 nr, int base_ok)
 	return unknown_rule == UNKNOWN_BASE_ONLY && base_ok;
 }
 
+struct si_uniq_ctx {
+	__u32 module;
+	__u32 n;
+	__u32 found;
+};
+
+static long uniq_step(__u32 i, struct si_uniq_ctx *u)
+{
+	__u32 zero = 0;
+	if (i >= u->n)
+		return 1;
+	struct si_scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 1;
+	if (s->uniq[i & (UNIQ_MAX - 1)] == u->module) {
+		u->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
 /* Charge one module (once per syscall) and, in run modes, judge it. */
 static __always_inline void visit_module(struct si_walk_ctx *w, __u32 module)
 {
-	__u32 idx = module & (MAX_MODULES - 1);
-	__u64 *last = bpf_map_lookup_elem(&seen, &idx);
-	if (!last || *last == w->seq)
+	/* Once per syscall: the distinct modules so far are in scratch->uniq. */
+	__u32 zero = 0;
+	struct si_scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
 		return;
-	*last = w->seq;
-	w->nuniq++;
+	struct si_uniq_ctx u = { .module = module, .n = s->nuniq };
+	bpf_loop(UNIQ_MAX, uniq_step, &u, 0);
+	if (u.found)
+		return;
+	/* Past UNIQ_MAX distinct modules a module may be charged twice for one
+	 * syscall; counts grow, sets stay right. */
+	if (u.n < UNIQ_MAX) {
+		s->uniq[u.n & (UNIQ_MAX - 1)] = module;
+		s->nuniq = u.n + 1;
+	}
+	w->charged = 1;
 	if (mode == MODE_TRACE)
 		count_trace(module, w->nr);
 	else if (w->check && w->denied == ~0U && !module_allows(module, w->nr, w->base_ok))
 		w->denied = module;
+	if (w->find_guard && w->guard == ~0U) {
+		struct si_module_rule *r = bpf_map_lookup_elem(&rules, &module);
+		if (r && r->present && (r->flags & RULE_INHERIT))
+			w->guard = module;
+	}
 }
 
 static long walk_step(__u32 i, struct si_walk_ctx *w)
@@ -329,7 +451,20 @@ static long walk_step(__u32 i, struct si_walk_ctx *w)
 	__u64 frame = w->frame;
 	if (!frame)
 		return 1;
-	w->frame = read_u64(frame + w->off.frame_previous);
+	__u32 zero = 0;
+	struct si_scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 1;
+	/* One read per frame for both f_code and previous. */
+	__u32 size = w->window;
+	if (size == 0 || size > FRAME_WINDOW_MAX || bpf_probe_read_user(s->window, size, (void *)frame)) {
+		stat_inc(STAT_READ_ERRORS);
+		w->frame = 0;
+		visit_module(w, MODULE_UNREADABLE);
+		return 1;
+	}
+	w->frame = s->window[(w->off.frame_previous / 8) & (FRAME_WINDOW_MAX / 8 - 1)];
+	__u64 code = s->window[(w->off.frame_code / 8) & (FRAME_WINDOW_MAX / 8 - 1)];
 
 	if (w->off.owner_cstack != ~0U) {
 		__u8 owner = 0;
@@ -337,23 +472,31 @@ static long walk_step(__u32 i, struct si_walk_ctx *w)
 		if (owner == w->off.owner_cstack)
 			return 0;
 	}
-	__u64 code = read_u64(frame + w->off.frame_code);
-	__u32 module = code ? module_of(w->tgid, code, &w->off) : MODULE_UNREADABLE;
+	__u32 module;
+	if (code && code == w->last_code)
+		module = w->last_module; /* recursion, or a loop calling itself */
+	else if (code)
+		module = module_of(w->tgid, code, &w->off);
+	else
+		module = MODULE_UNREADABLE;
 	if (!code)
 		stat_inc(STAT_READ_ERRORS);
 
-	__u32 d = w->depth;
-	if (d < REPORT_FRAMES) {
-		__u32 zero = 0;
-		struct si_scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
-		if (s) {
-			s->frame_ptrs[d] = frame;
-			s->code_ptrs[d] = code;
-			s->frame_modules[d] = module;
+	/* Depth comes from the loop index, which the verifier treats as unknown:
+	 * a counter of our own would be explored once per value. */
+	if (i < REPORT_FRAMES) {
+		s->frame_ptrs[i & 31] = frame;
+		s->code_ptrs[i & 31] = code;
+		s->frame_modules[i & 31] = module;
+	}
+	w->depth = i + 1;
+	if (code != w->last_code || i == 0) {
+		w->last_code = code;
+		if (module != w->last_module || i == 0) {
+			w->last_module = module;
+			visit_module(w, module);
 		}
 	}
-	w->depth = d + 1;
-	visit_module(w, module);
 	return 0;
 }
 
@@ -458,11 +601,43 @@ static __always_inline int charge_bucket(struct si_walk_ctx *w, __u32 module)
 	return 0;
 }
 
+static __always_inline void emit_proc_event(__u32 type, __u32 kind, __s32 code, __u64 runtime,
+					    __u64 syscalls, struct linux_binprm *bprm);
+
+/* Where this process mapped the runtime ELF's file offset 0, plus the
+ * offset of _PyRuntime: race-free, and works for processes we attach to.
+ * Called only while a Python process's runtime is still unknown (the dynamic
+ * loader's first syscalls). */
+static __noinline __u64 find_runtime(struct si_pyconf *conf)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct bpf_iter_task_vma it;
+	struct vm_area_struct *vma;
+	__u64 found = 0;
+
+	if (!conf)
+		return 0;
+	bpf_iter_task_vma_new(&it, task, 0);
+	while ((vma = bpf_iter_task_vma_next(&it))) {
+		struct file *f = vma->vm_file;
+		if (!f || vma->vm_pgoff != 0)
+			continue;
+		struct inode *ino = f->f_inode;
+		if (ino && ino->i_ino == conf->runtime_ino && ino->i_sb->s_dev == conf->runtime_dev) {
+			found = vma->vm_start + conf->runtime_offset;
+			break;
+		}
+	}
+	bpf_iter_task_vma_destroy(&it);
+	return found;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
+	__u32 tid = (__u32)pid_tgid;
 	struct si_proc_state *p = bpf_map_lookup_elem(&procs, &tgid);
 	if (!p)
 		return 0;
@@ -481,60 +656,87 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	w.tgid = tgid;
 	w.nr = nr;
 	w.denied = ~0U;
+	w.guard = ~0U;
+	w.last_module = ~0U;
 
 	if (p->kind != PROC_PYTHON)
 		return charge_bucket(&w, MODULE_NON_PYTHON);
 
+	int thread_clone = 0;
+	if (thread_clone_exempt && (nr == NR_CLONE || nr == NR_CLONE3)) {
+		__u64 flags = nr == NR_CLONE ? regs->di : read_u64(regs->di);
+		thread_clone = (flags & CLONE_THREAD_FLAG) != 0;
+	}
+
 	if (mode != MODE_TRACE) {
 		/* The base set allows a syscall whatever the stack: no walk. */
-		__u32 base = MODULE_FRAMELESS;
+		__u32 base = MODULE_BASE;
 		struct si_module_rule *r = bpf_map_lookup_elem(&rules, &base);
 		w.base_ok = r && rule_bit(r, nr);
-		if (w.base_ok && unknown_rule != UNKNOWN_DENY)
+		w.check = !thread_clone;
+		w.find_guard = thread_clone && inherit_guards;
+		if (thread_clone && !w.find_guard)
 			return 0;
-		w.check = 1;
+		if (w.base_ok && unknown_rule != UNKNOWN_DENY && !w.find_guard)
+			return 0;
 	}
 
 	__u32 idx = p->pyconf & (MAX_PYCONFS - 1);
 	struct si_pyconf *conf = bpf_map_lookup_elem(&pyconfs, &idx);
+	if (!conf)
+		return charge_bucket(&w, MODULE_FRAMELESS);
 	__u64 runtime = p->runtime;
-	if (!conf || !runtime)
-		return charge_bucket(&w, MODULE_FRAMELESS);
-
-	__u64 ts = find_tstate((__u32)pid_tgid, runtime, &conf->off);
-	if (!ts) {
-		stat_inc(STAT_TSTATE_MISSES);
-		return charge_bucket(&w, MODULE_FRAMELESS);
+	if (!runtime) {
+		runtime = find_runtime(conf);
+		if (runtime) {
+			p->runtime = runtime;
+			emit_proc_event(EV_PYTHON_READY, PROC_PYTHON, 0, runtime, 0, 0);
+		}
 	}
-	__u64 frame;
-	if (conf->off.tstate_cframe == ~0U)
-		frame = read_u64(ts + conf->off.cframe_current_frame);
-	else
-		frame = read_u64(read_u64(ts + conf->off.tstate_cframe) + conf->off.cframe_current_frame);
-	if (!frame)
-		return charge_bucket(&w, MODULE_FRAMELESS);
 
 	__u32 zero = 0;
 	struct si_scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
 		return 0;
-	w.seq = ++s->seq;
-	w.off = conf->off;
-	w.frame = frame;
-	stat_inc(STAT_WALKS);
-	bpf_loop(max_depth, walk_step, &w, 0);
-
-	if (w.frame) {
-		stat_inc(STAT_TRUNCATED);
-		visit_module(&w, MODULE_TRUNCATED);
+	s->nuniq = 0;
+	if (inherit_guards) {
+		__u32 *g = bpf_map_lookup_elem(&inherited, &tid);
+		if (g)
+			visit_module(&w, *g);
 	}
-	if (w.nuniq == 0)
-		return charge_bucket(&w, MODULE_FRAMELESS);
 
+	__u64 frame = 0;
+	if (runtime) {
+		__u64 ts = find_tstate(tid, runtime, &conf->off);
+		if (!ts)
+			stat_inc(STAT_TSTATE_MISSES);
+		else if (conf->off.tstate_cframe == ~0U)
+			frame = read_u64(ts + conf->off.cframe_current_frame);
+		else
+			frame = read_u64(read_u64(ts + conf->off.tstate_cframe) + conf->off.cframe_current_frame);
+	}
+
+	if (frame) {
+		w.off = conf->off;
+		w.window = conf->frame_window;
+		w.frame = frame;
+		stat_inc(STAT_WALKS);
+		bpf_loop(max_depth, walk_step, &w, 0);
+		if (w.frame) {
+			stat_inc(STAT_TRUNCATED);
+			visit_module(&w, MODULE_TRUNCATED);
+		}
+	}
+
+	if (w.find_guard && w.guard != ~0U)
+		bpf_map_update_elem(&pending_guard, &tid, &w.guard, BPF_ANY);
 	if (w.check && w.denied != ~0U) {
 		report_violation(&w, w.denied);
 		enforce(w.denied);
+		return 0;
 	}
+	if (!w.charged)
+		return charge_bucket(&w, MODULE_FRAMELESS);
 	return 0;
 }
 
@@ -564,6 +766,17 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid;
 	__u32 ctgid = child->tgid;
+	if (inherit_guards) {
+		__u32 ptid = parent->pid, ctid = child->pid;
+		__u32 *g = bpf_map_lookup_elem(&pending_guard, &ptid);
+		if (!g)
+			g = bpf_map_lookup_elem(&inherited, &ptid);
+		if (g) {
+			__u32 v = *g;
+			bpf_map_update_elem(&inherited, &ctid, &v, BPF_ANY);
+		}
+		bpf_map_delete_elem(&pending_guard, &ptid);
+	}
 	if (ptgid == ctgid)
 		return 0; /* a thread */
 	struct si_proc_state *p = bpf_map_lookup_elem(&procs, &ptgid);
@@ -638,6 +851,10 @@ int BPF_PROG(on_exit, struct task_struct *task)
 		return 0;
 	}
 	bpf_map_delete_elem(&tstates, &tid);
+	if (inherit_guards) {
+		bpf_map_delete_elem(&inherited, &tid);
+		bpf_map_delete_elem(&pending_guard, &tid);
+	}
 	struct si_proc_state *p = bpf_map_lookup_elem(&procs, &tgid);
 	if (!p)
 		return 0;
@@ -645,26 +862,5 @@ int BPF_PROG(on_exit, struct task_struct *task)
 		return 0; /* other threads live on */
 	emit_proc_event(EV_EXIT, p->kind, BPF_CORE_READ(task, exit_code), 0, p->syscalls, 0);
 	bpf_map_delete_elem(&procs, &tgid);
-	return 0;
-}
-
-/* Py_BytesMain: the interpreter is about to initialise; _PyRuntime's address
- * follows from where this object was mapped. The attach cookie is the pyconf
- * index of the probed ELF. */
-SEC("uprobe")
-int BPF_UPROBE(on_py_main)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct si_proc_state *p = bpf_map_lookup_elem(&procs, &tgid);
-	if (!p)
-		return 0;
-	__u32 idx = bpf_get_attach_cookie(ctx) & (MAX_PYCONFS - 1);
-	struct si_pyconf *conf = bpf_map_lookup_elem(&pyconfs, &idx);
-	if (!conf)
-		return 0;
-	p->runtime = PT_REGS_IP(ctx) + conf->runtime_minus_main;
-	p->pyconf = idx;
-	p->kind = PROC_PYTHON;
-	emit_proc_event(EV_PYTHON_READY, PROC_PYTHON, 0, p->runtime, 0, 0);
 	return 0;
 }

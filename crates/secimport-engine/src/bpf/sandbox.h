@@ -17,10 +17,14 @@
 #define MODULE_TRUNCATED 2   /* frames beyond the walk limit */
 #define MODULE_OVERFLOW 3    /* more distinct files than MAX_MODULES */
 #define MODULE_UNREADABLE 4  /* a frame whose code/filename could not be read */
+#define MODULE_BASE 5        /* rules[MODULE_BASE]: allowed whatever the stack */
 #define MODULE_FIRST_DYNAMIC 8
 
 #define MAX_MODULES 65536
 #define FILENAME_MAX_LEN 256
+#define FRAME_WINDOW_MAX 128
+#define CODE_CACHE_SLOTS 4096
+#define UNIQ_MAX 32
 #define NR_SYSCALLS 512
 #define SYSCALL_WORDS (NR_SYSCALLS / 64)
 #define MAX_PYCONFS 8
@@ -87,9 +91,15 @@ struct si_py_offsets {
 
 struct si_pyconf {
 	struct si_py_offsets off;
-	/* _PyRuntime minus Py_BytesMain, both as ELF virtual addresses in the
-	 * same object: added to the uprobe's address it gives &_PyRuntime. */
-	__s64 runtime_minus_main;
+	/* The ELF that defines _PyRuntime (the interpreter, or libpython): the
+	 * kernel finds where a process mapped its file offset 0 and adds
+	 * runtime_offset (_PyRuntime's address minus that segment's address). */
+	__u64 runtime_dev;
+	__u64 runtime_ino;
+	__u64 runtime_offset;
+	/* Bytes read at once from each frame: covers f_code and previous. */
+	__u32 frame_window;
+	__u32 pad;
 };
 
 struct si_proc_state {
@@ -131,13 +141,18 @@ struct si_report_key {
 	__u32 module;
 };
 
-/* rules[module] in run modes; rules[MODULE_FRAMELESS] is the base set,
+/* rules[module] in run modes; rules[MODULE_BASE] is the base set,
+ * rules[MODULE_FRAMELESS] what a Python thread with no frame may do,
  * rules[MODULE_NON_PYTHON] what non-Python descendants may do. */
 struct si_module_rule {
 	__u64 allow[SYSCALL_WORDS];
 	__u32 present; /* 0: the policy does not cover this module */
-	__u32 pad;
+	__u32 flags;   /* RULE_* */
 };
+
+/* Threads (and processes) created while this module is on the stack carry
+ * its rule with them, wherever their own stacks go (guards). */
+#define RULE_INHERIT 1
 
 /* Ring buffer records: first field is the type. */
 enum event_type {

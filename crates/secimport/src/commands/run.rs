@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, Context};
 use secimport_engine::install;
 use secimport_engine::launcher;
-use secimport_engine::sandbox::{self, Event, Sandbox};
+use secimport_engine::sandbox::{self, Event};
 use secimport_policy::naming::Namer;
 use secimport_policy::policy::{Mode, Policy, UnknownRule};
 
@@ -61,7 +61,6 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         Some(RunMode::Stop) => Mode::Stop,
         None => compiled.mode,
     };
-    let target = target::resolve(&args.target)?;
 
     let log_path = args.log_file.clone().unwrap_or_else(default_log_file);
     if let Some(dir) = log_path.parent() {
@@ -81,7 +80,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         unknown_rule: engine_unknown(compiled.unknown),
         walk_limit: args.target.walk_limit,
     };
-    let mut sandbox = Sandbox::load(&opts, std::slice::from_ref(&target.interpreter))?;
+    let (mut sandbox, target) = target::prepare(&args.target, &opts)?;
     let namer = Namer::new(
         target.import_roots.iter().cloned(),
         target.main_script.clone(),

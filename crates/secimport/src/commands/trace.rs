@@ -16,13 +16,12 @@ use crate::supervise::{supervise, Outcome};
 use crate::target::{self, Target};
 
 pub fn run(args: TraceArgs) -> Result<i32, Failure> {
-    let target = target::resolve(&args.target)?;
     let opts = sandbox::Options {
         mode: sandbox::Mode::Trace,
         walk_limit: args.target.walk_limit,
         ..Default::default()
     };
-    let sandbox = Sandbox::load(&opts, std::slice::from_ref(&target.interpreter))?;
+    let (sandbox, target) = target::prepare(&args.target, &opts)?;
     report::starting("tracing", &target);
 
     let outcome = supervise(&sandbox, &target.argv, |_| {}, report::progress)?;
