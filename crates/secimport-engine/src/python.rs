@@ -147,7 +147,7 @@ import json, os, sys, sysconfig
 v = sys.version_info
 print(json.dumps({
     "implementation": sys.implementation.name,
-    "executable": os.path.realpath(sys.executable),
+    "executable": os.path.abspath(sys.executable),
     "version": [v.major, v.minor, v.micro],
     "sys_path": [p for p in sys.path[1:] if p],
     "libdir": sysconfig.get_config_var("LIBDIR"),
@@ -193,7 +193,9 @@ pub fn discover(python: &str) -> Result<Interpreter, EngineError> {
         ),
     };
 
-    // Running the interpreter once resolves shims: sys.executable is the real binary.
+    // Running the interpreter once resolves shims: sys.executable is the real
+    // binary (not realpath'd: a virtualenv's bin/python is a symlink whose
+    // location is what makes it that virtualenv).
     let out = Command::new(&path)
         .args(["-c", PROBE])
         .env_remove("PYTHONSTARTUP")

@@ -49,6 +49,8 @@ const EV_VIOLATION: u32 = 4;
 const EV_PYTHON_READY: u32 = 5;
 
 const PROC_LAUNCHING: u32 = 0;
+/// `RULE_INHERIT` in sandbox.h.
+pub const RULE_INHERIT: u32 = 1;
 const MAX_PYCONFS: usize = 8;
 const PROC_PYTHON: u32 = 1;
 
@@ -75,6 +77,9 @@ pub struct Options {
     pub unknown_rule: UnknownRule,
     /// Frames walked per syscall before the stack counts as truncated.
     pub walk_limit: u32,
+    /// Guards: clones that start a thread are never judged, and threads
+    /// started under a module with an inheritable rule carry that rule.
+    pub guard_threads: bool,
 }
 
 impl Default for Options {
@@ -83,6 +88,7 @@ impl Default for Options {
             mode: Mode::Trace,
             unknown_rule: UnknownRule::BaseOnly,
             walk_limit: 128,
+            guard_threads: false,
         }
     }
 }
@@ -268,6 +274,8 @@ impl Sandbox {
             ro.unknown_rule = opts.unknown_rule as u32;
             ro.max_depth = opts.walk_limit.clamp(1, 1 << 16);
             ro.supervisor_tgid = std::process::id();
+            ro.thread_clone_exempt = opts.guard_threads as u32;
+            ro.inherit_guards = opts.guard_threads as u32;
         }
         let skel = open.load().map_err(|e| EngineError::Bpf {
             what: "loading the BPF programs (is this root, on a kernel with BTF and tp_btf?)"
@@ -382,10 +390,20 @@ impl Sandbox {
     /// Sets what module `id` may do (run modes). `allow` is a 512-bit
     /// bitmap indexed by syscall number.
     pub fn set_rule(&self, id: u32, allow: &[u64; 8]) -> Result<(), EngineError> {
+        self.set_rule_with_flags(id, allow, 0)
+    }
+
+    /// [`Sandbox::set_rule`] with `RULE_*` flags.
+    pub fn set_rule_with_flags(
+        &self,
+        id: u32,
+        allow: &[u64; 8],
+        flags: u32,
+    ) -> Result<(), EngineError> {
         let rule = types::si_module_rule {
             allow: *allow,
             present: 1,
-            ..Default::default()
+            flags,
         };
         self.skel
             .maps
@@ -397,17 +415,57 @@ impl Sandbox {
     /// Pre-assigns module id `id` to the source file `filename` (a
     /// `co_filename`), so the kernel judges that file by `rules[id]`.
     pub fn register_file(&self, filename: &str, id: u32) -> Result<(), EngineError> {
-        let mut key = types::si_filename_key::default();
-        // The kernel reads at most FILENAME_MAX_LEN - 1 bytes of a name.
-        let n = filename.len().min(key.name.len() - 1);
-        for (dst, src) in key.name.iter_mut().zip(&filename.as_bytes()[..n]) {
-            *dst = *src as i8;
-        }
+        let key = filename_key(filename);
         self.skel
             .maps
             .module_ids
             .update(bytes_of(&key), &id.to_ne_bytes(), MapFlags::ANY)
             .map_err(bpf_err("loading the policy's module table into the kernel"))
+    }
+
+    /// The module id of `filename`, allocating one the way the kernel does if
+    /// the kernel has not met the file yet. Safe while the target runs.
+    pub fn module_id_for(&mut self, filename: &str) -> Result<u32, EngineError> {
+        let key = filename_key(filename);
+        let map = &self.skel.maps.module_ids;
+        if let Ok(Some(v)) = map.lookup(bytes_of(&key), MapFlags::ANY) {
+            return Ok(u32::from_ne_bytes(v[..4].try_into().unwrap()));
+        }
+        let data = self
+            .skel
+            .maps
+            .data_data
+            .as_deref_mut()
+            .expect("the BPF object has global data");
+        // The kernel side takes ids with an atomic add on this same word.
+        // SAFETY: the pointer is to a live, aligned u32 in the mmapped global
+        // data, which the kernel only accesses atomically too.
+        let counter = unsafe { std::sync::atomic::AtomicU32::from_ptr(&mut data.next_module) };
+        let id = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match map.update(bytes_of(&key), &id.to_ne_bytes(), MapFlags::NO_EXIST) {
+            Ok(()) => Ok(id),
+            // The kernel met the file meanwhile: use its id.
+            Err(_) => map
+                .lookup(bytes_of(&key), MapFlags::ANY)
+                .ok()
+                .flatten()
+                .map(|v| u32::from_ne_bytes(v[..4].try_into().unwrap()))
+                .ok_or_else(|| EngineError::Policy(format!("cannot register {filename}"))),
+        }
+    }
+
+    /// Starts following a process that is already running the interpreter
+    /// added first (its runtime is found at its next syscall).
+    pub fn track_running(&self, pid: u32) -> Result<(), EngineError> {
+        let st = types::si_proc_state {
+            kind: PROC_PYTHON,
+            ..Default::default()
+        };
+        self.skel
+            .maps
+            .procs
+            .update(&pid.to_ne_bytes(), bytes_of(&st), MapFlags::ANY)
+            .map_err(bpf_err("tracking the process"))
     }
 
     /// First id the kernel hands out to files the policy does not name.
@@ -524,6 +582,16 @@ impl Drop for Sandbox {
         // The ring buffer refers to the skeleton's map: drop it first.
         self.ring.take();
     }
+}
+
+/// A file name as the kernel keys it: at most FILENAME_MAX_LEN - 1 bytes.
+fn filename_key(filename: &str) -> types::si_filename_key {
+    let mut key = types::si_filename_key::default();
+    let n = filename.len().min(key.name.len() - 1);
+    for (dst, src) in key.name.iter_mut().zip(&filename.as_bytes()[..n]) {
+        *dst = *src as i8;
+    }
+    key
 }
 
 /// The kernel's `s_dev` is MKDEV(major, minor) = major << 20 | minor; stat's

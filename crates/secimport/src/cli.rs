@@ -32,6 +32,9 @@ pub enum Command {
     Run(RunArgs),
     /// Trace, build and run in one go, asking before each step.
     Interactive(InteractiveArgs),
+    /// Supervise a running Python process for the Python API (`secure_import`,
+    /// `sandboxed`); driven over stdin/stdout, see the Python package.
+    Guard(GuardArgs),
 }
 
 /// What to run: an entry script, or a whole command after `--`.
@@ -154,4 +157,17 @@ pub struct InteractiveArgs {
     /// Mode for the final run.
     #[arg(long, value_enum, default_value_t = RunMode::Log)]
     pub mode: RunMode,
+}
+
+#[derive(Debug, Args)]
+pub struct GuardArgs {
+    /// The Python process to guard (usually the caller itself).
+    #[arg(long)]
+    pub pid: u32,
+    /// What a violation does.
+    #[arg(long, value_enum, default_value_t = RunMode::Kill)]
+    pub mode: RunMode,
+    /// Frames walked per syscall.
+    #[arg(long, default_value_t = 128, value_name = "FRAMES")]
+    pub walk_limit: u32,
 }

@@ -85,14 +85,37 @@ fn wall_time(ts_boot_ns: u64) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
 
-fn allows(compiled: &Compiled, module: &str, nr: u32) -> bool {
-    let bit = |b: &[u64; 8]| (b[(nr / 64) as usize % 8] >> (nr % 64)) & 1 == 1;
-    if bit(&compiled.base) {
-        return true;
+/// What a violation is judged against: a policy, or the guards of
+/// `secure_import`.
+pub trait Judge {
+    /// Does the module (by kernel id and name) allow syscall `nr`?
+    fn allows(&self, id: u32, module: &str, nr: u32) -> bool;
+    /// Why a module did not allow it, for the report.
+    fn explain(&self, module: &str) -> String;
+}
+
+impl Judge for Compiled {
+    fn allows(&self, _id: u32, module: &str, nr: u32) -> bool {
+        let bit = |b: &[u64; 8]| (b[(nr / 64) as usize % 8] >> (nr % 64)) & 1 == 1;
+        if bit(&self.base) {
+            return true;
+        }
+        match self.rule_for(module) {
+            Some((_, allow)) => bit(&allow),
+            None => false,
+        }
     }
-    match compiled.rule_for(module) {
-        Some((_, allow)) => bit(&allow),
-        None => false,
+
+    fn explain(&self, m: &str) -> String {
+        match self.rule_for(m) {
+            _ if m == "<non-python>" => {
+                "not in the policy's `children` set (syscalls of non-Python programs)".to_string()
+            }
+            _ if m == "<frameless>" => "not in the policy's `base` set".to_string(),
+            Some((key, _)) if key == m => "its policy entry does not list it".to_string(),
+            Some((key, _)) => format!("policy entry {key:?} does not list it"),
+            None => format!("not in the policy (unknown: {})", self.unknown.as_str()),
+        }
     }
 }
 
@@ -100,7 +123,7 @@ pub fn record(
     v: &Violation,
     sandbox: &Sandbox,
     names: &mut Names,
-    compiled: &Compiled,
+    judge: &dyn Judge,
     action: &str,
 ) -> Record {
     let mut stack = Vec::new();
@@ -109,9 +132,8 @@ pub fn record(
         let (module, file) = names.name(sandbox, f.module);
         let line = f
             .lasti
-            .and_then(|i| linetable::line_for(&f.linetable, f.firstlineno, i))
-            .or(Some(f.firstlineno).filter(|l| *l > 0));
-        if !allows(compiled, &module, v.nr) && !denied_by.contains(&module) {
+            .and_then(|i| linetable::line_for(&f.linetable, f.firstlineno, i));
+        if !judge.allows(f.module, &module, v.nr) && !denied_by.contains(&module) {
             denied_by.push(module.clone());
         }
         stack.push(Frame {
@@ -144,7 +166,7 @@ pub fn record(
 }
 
 /// The human-readable block on stderr.
-pub fn render(r: &Record, compiled: &Compiled) -> String {
+pub fn render(r: &Record, judge: &dyn Judge) -> String {
     let mut s = String::new();
     let what = match r.action.as_str() {
         "kill" => "KILLED",
@@ -156,16 +178,7 @@ pub fn render(r: &Record, compiled: &Compiled) -> String {
         r.syscall, r.pid, r.tid, r.comm, r.time
     );
     for m in &r.denied_by {
-        let rule = match compiled.rule_for(m) {
-            _ if m == "<non-python>" => {
-                "not in the policy's `children` set (syscalls of non-Python programs)".to_string()
-            }
-            _ if m == "<frameless>" => "not in the policy's `base` set".to_string(),
-            Some((key, _)) if key == m => "its policy entry does not list it".to_string(),
-            Some((key, _)) => format!("policy entry {key:?} does not list it"),
-            None => format!("not in the policy (unknown: {})", compiled.unknown.as_str()),
-        };
-        s += &format!("  not allowed for {m}: {rule}\n");
+        s += &format!("  not allowed for {m}: {}\n", judge.explain(m));
     }
     if r.stack.is_empty() {
         s += "  no Python stack (a non-Python program, or no frame at the time)\n";
@@ -234,10 +247,10 @@ mod tests {
     #[test]
     fn allows_follows_base_and_rules() {
         let c = compiled();
-        assert!(allows(&c, "__main__", 0)); // read: base
-        assert!(allows(&c, "tinynn.module", 257)); // openat via the glob
-        assert!(!allows(&c, "__main__", 59));
-        assert!(!allows(&c, "unknown.module", 257));
+        assert!(Judge::allows(&c, 9, "__main__", 0)); // read: base
+        assert!(Judge::allows(&c, 9, "tinynn.module", 257)); // openat via the glob
+        assert!(!Judge::allows(&c, 9, "__main__", 59));
+        assert!(!Judge::allows(&c, 9, "unknown.module", 257));
     }
 
     #[test]

@@ -30,7 +30,7 @@
 #define MAX_PYCONFS 8
 #define REPORT_FRAMES 20
 #define FUNC_NAME_LEN 64
-#define LINETABLE_MAX 256
+#define LINETABLE_MAX 1024
 
 /* Sandbox modes (const volatile `mode`). */
 #define MODE_TRACE 0 /* aggregate syscall counts per module, decide nothing */

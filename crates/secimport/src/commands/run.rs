@@ -79,6 +79,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         mode: engine_mode(mode),
         unknown_rule: engine_unknown(compiled.unknown),
         walk_limit: args.target.walk_limit,
+        ..Default::default()
     };
     let (mut sandbox, target) = target::prepare(&args.target, &opts)?;
     let namer = Namer::new(
