@@ -26,6 +26,7 @@ unsafe impl plain::Plain for types::si_violation_event {}
 unsafe impl plain::Plain for types::si_event_hdr {}
 unsafe impl plain::Plain for types::si_proc_state {}
 unsafe impl plain::Plain for types::si_trace_key {}
+unsafe impl plain::Plain for types::si_count_slot {}
 unsafe impl plain::Plain for types::si_filename_key {}
 unsafe impl plain::Plain for types::si_module_rule {}
 unsafe impl plain::Plain for types::si_pyconf {}
@@ -49,6 +50,8 @@ const EV_VIOLATION: u32 = 4;
 const EV_PYTHON_READY: u32 = 5;
 
 const PROC_LAUNCHING: u32 = 0;
+/// `COUNT_CACHE_SLOTS` in sandbox.h.
+const COUNT_CACHE_SLOTS: u32 = 4096;
 /// `RULE_INHERIT` in sandbox.h.
 pub const RULE_INHERIT: u32 = 1;
 const MAX_PYCONFS: usize = 8;
@@ -332,7 +335,7 @@ impl Sandbox {
             runtime_dev: kernel_dev(rt.dev()),
             runtime_ino: rt.ino(),
             runtime_offset: interp.runtime_offset,
-            frame_window: o.frame_code.max(o.frame_previous) + 8,
+            frame_window: o.frame_code.max(o.frame_previous).max(o.frame_globals) + 8,
             ..Default::default()
         };
         self.skel
@@ -542,6 +545,19 @@ impl Sandbox {
                 *out.entry((key.module, key.nr)).or_insert(0) += total;
             }
         }
+        // Plus what is still in the per-CPU counter caches.
+        let cache = &self.skel.maps.count_cache;
+        for slot in 0..COUNT_CACHE_SLOTS {
+            let Ok(Some(per_cpu)) = cache.lookup_percpu(&slot.to_ne_bytes(), MapFlags::ANY) else {
+                continue;
+            };
+            for v in per_cpu {
+                let mut c = types::si_count_slot::default();
+                if plain::copy_from_bytes(&mut c, &v).is_ok() && c.count > 0 {
+                    *out.entry((c.module, c.nr)).or_insert(0) += c.count;
+                }
+            }
+        }
         out
     }
 
@@ -606,8 +622,11 @@ fn kernel_offsets(o: &crate::python::PyOffsets) -> types::si_py_offsets {
         interp_threads_head: o.interp_threads_head,
         tstate_next: o.tstate_next,
         tstate_thread_id: o.tstate_thread_id,
+        tstate_datastack_chunk: o.tstate_datastack_chunk,
+        chunk_previous: o.chunk_previous,
         tstate_cframe: o.tstate_cframe.unwrap_or(u32::MAX),
         cframe_current_frame: o.cframe_current_frame,
+        frame_globals: o.frame_globals,
         frame_code: o.frame_code,
         frame_previous: o.frame_previous,
         frame_owner: o.frame_owner,

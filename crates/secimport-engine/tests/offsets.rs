@@ -22,8 +22,11 @@ int main(void) {
     P("interp_threads_head", PyInterpreterState, threads.head);
     P("tstate_next", PyThreadState, next);
     P("tstate_thread_id", PyThreadState, thread_id);
+    P("tstate_datastack_chunk", PyThreadState, datastack_chunk);
+    P("chunk_previous", _PyStackChunk, previous);
     P("tstate_cframe", PyThreadState, cframe);
     P("cframe_current_frame", _PyCFrame, current_frame);
+    P("frame_globals", _PyInterpreterFrame, f_globals);
     P("frame_code", _PyInterpreterFrame, f_code);
     P("frame_previous", _PyInterpreterFrame, previous);
     P("frame_owner", _PyInterpreterFrame, owner);
@@ -49,8 +52,11 @@ fn expected(o: &PyOffsets) -> Vec<(&'static str, u32)> {
         ("interp_threads_head", o.interp_threads_head),
         ("tstate_next", o.tstate_next),
         ("tstate_thread_id", o.tstate_thread_id),
+        ("tstate_datastack_chunk", o.tstate_datastack_chunk),
+        ("chunk_previous", o.chunk_previous),
         ("tstate_cframe", o.tstate_cframe.expect("3.11 has cframe")),
         ("cframe_current_frame", o.cframe_current_frame),
+        ("frame_globals", o.frame_globals),
         ("frame_code", o.frame_code),
         ("frame_previous", o.frame_previous),
         ("frame_owner", o.frame_owner),

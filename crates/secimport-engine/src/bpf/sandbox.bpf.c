@@ -77,17 +77,19 @@ struct {
 	__type(value, __u32);
 } py_exes SEC(".maps");
 
+/* The thread's PyThreadState, kept on the task itself (no hash lookup). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, __u64);
 } tstates SEC(".maps");
 
 /* code object -> module: a direct-mapped per-CPU cache in front of an LRU. */
 struct si_code_slot {
 	__u64 code;
-	__u64 filename;
+	__u64 globals; /* the frame's f_globals: a reused code address from
+			  another module comes with other globals */
 	__u32 tgid;
 	__u32 module;
 };
@@ -147,6 +149,13 @@ struct {
 } trace_counts SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNT_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct si_count_slot);
+} count_cache SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct si_report_key);
@@ -168,7 +177,12 @@ struct {
 /* Per-CPU scratch: too big for the 512-byte BPF stack. */
 struct si_scratch {
 	struct si_filename_key fname;
-	__u64 window[FRAME_WINDOW_MAX / 8];
+	__u64 block[STACK_BLOCK / 8]; /* a copy of part of the frame stack */
+	__u64 tstate_window[32];      /* PyThreadState from cframe to datastack_chunk */
+	__u64 floor;                  /* start of the frame-stack chunk being walked */
+	__u64 block_start;            /* its user address; 0: empty */
+	__u64 block_len;
+	__u64 block_reads;            /* block reads in this walk */
 	__u32 uniq[UNIQ_MAX];
 	/* Sized to a power of two so a masked index needs no bounds check. */
 	__u64 frame_ptrs[32];
@@ -267,14 +281,16 @@ static __noinline __u32 resolve_filename(__u64 fname_obj, const struct si_py_off
 	return fresh;
 }
 
-static __always_inline __u32 module_of(__u32 tgid, __u64 code, const struct si_py_offsets *off)
+static __always_inline __u32 module_of(__u32 tgid, __u64 code, __u64 globals,
+				       const struct si_py_offsets *off)
 {
-	__u64 fname_obj = read_u64(code + off->code_filename);
 	__u32 slot = ((code >> 4) ^ (code >> 16) ^ tgid) & (CODE_CACHE_SLOTS - 1);
 	struct si_code_slot *c = bpf_map_lookup_elem(&code_cache, &slot);
-	if (c && c->code == code && c->tgid == tgid && c->filename == fname_obj)
+	if (c && c->code == code && c->tgid == tgid && c->globals == globals)
 		return c->module;
 
+	/* Slow path: the LRU, checked against the code's current co_filename. */
+	__u64 fname_obj = read_u64(code + off->code_filename);
 	struct si_code_key k = { .tgid = tgid, .code = code };
 	struct si_code_val *v = bpf_map_lookup_elem(&codes, &k);
 	__u32 module;
@@ -292,7 +308,7 @@ static __always_inline __u32 module_of(__u32 tgid, __u64 code, const struct si_p
 	if (c) {
 		c->code = code;
 		c->tgid = tgid;
-		c->filename = fname_obj;
+		c->globals = globals;
 		c->module = module;
 	}
 	return module;
@@ -320,30 +336,57 @@ static long tstate_step(__u32 i, struct si_tstate_ctx *c)
 	return 0;
 }
 
-/* The calling thread's PyThreadState: the one whose thread_id (pthread_self())
- * is this task's fsbase. Cached per thread and re-checked on every use. */
-static __always_inline __u64 find_tstate(__u32 tid, __u64 runtime, const struct si_py_offsets *off)
+/* The calling thread's current frame, found through its PyThreadState: the
+ * one whose thread_id (pthread_self()) is this task's fsbase. The tstate is
+ * cached on the task and re-checked on every use; the check and the cframe
+ * pointer come from one read. */
+static __always_inline __u64 current_frame(__u64 runtime, const struct si_py_offsets *off)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 fsbase = task->thread.fsbase;
-
-	__u64 *cached = bpf_map_lookup_elem(&tstates, &tid);
-	if (cached && *cached && read_u64(*cached + off->tstate_thread_id) == fsbase)
-		return *cached;
-
-	__u64 interp = read_u64(runtime + off->runtime_interpreters_head);
-	if (!interp)
+	__u32 zero = 0;
+	struct si_scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
 		return 0;
-	struct si_tstate_ctx c = {
-		.ts = read_u64(interp + off->interp_threads_head),
-		.fsbase = fsbase,
-		.thread_id_off = off->tstate_thread_id,
-		.next_off = off->tstate_next,
-	};
-	bpf_loop(MAX_THREADS_SCAN, tstate_step, &c, 0);
-	if (c.found)
-		bpf_map_update_elem(&tstates, &tid, &c.found, BPF_ANY);
-	return c.found;
+
+	__u64 *cached = bpf_task_storage_get(&tstates, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u64 ts = cached ? *cached : 0;
+	/* One read covers cframe, thread_id and datastack_chunk (3.11: 56..304). */
+	__u32 lo = off->tstate_cframe;
+	__u32 span = off->tstate_datastack_chunk + 8 - lo;
+	if (off->tstate_cframe == ~0U || off->tstate_thread_id < lo || off->tstate_datastack_chunk < lo ||
+	    off->tstate_thread_id + 8 - lo > span || span > sizeof(s->tstate_window))
+		return 0; /* other layouts: not supported yet */
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!ts) {
+			__u64 interp = read_u64(runtime + off->runtime_interpreters_head);
+			if (!interp)
+				return 0;
+			struct si_tstate_ctx c = {
+				.ts = read_u64(interp + off->interp_threads_head),
+				.fsbase = fsbase,
+				.thread_id_off = off->tstate_thread_id,
+				.next_off = off->tstate_next,
+			};
+			bpf_loop(MAX_THREADS_SCAN, tstate_step, &c, 0);
+			ts = c.found;
+			if (!ts)
+				return 0;
+			if (cached)
+				*cached = ts;
+		}
+		if (bpf_probe_read_user(s->tstate_window, span, (void *)(ts + lo)) == 0 &&
+		    s->tstate_window[((off->tstate_thread_id - lo) / 8) & 31] == fsbase) {
+			__u64 cframe = s->tstate_window[((off->tstate_cframe - lo) / 8) & 31];
+			/* Frames below the chunk's start are in older chunks: reads
+			 * of the frame stack never go below the chunk they are in. */
+			s->floor = s->tstate_window[((off->tstate_datastack_chunk - lo) / 8) & 31];
+			return read_u64(cframe + off->cframe_current_frame);
+		}
+		ts = 0; /* stale: the thread state was freed or reused */
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ walk */
@@ -353,7 +396,7 @@ struct si_walk_ctx {
 	__u64 frame;
 	__u64 last_code;  /* previous frame's code object (recursion shortcut) */
 	__u32 last_module;
-	__u32 window;     /* bytes read per frame */
+	__u32 window;     /* bytes of a frame the walk needs */
 	__u32 tgid;
 	__u32 nr;
 	__u32 depth;      /* frames walked */
@@ -365,16 +408,34 @@ struct si_walk_ctx {
 	__u32 guard;      /* innermost RULE_INHERIT module seen, or ~0 */
 };
 
-static __always_inline void count_trace(__u32 module, __u32 nr)
+static __always_inline void count_hash(__u32 module, __u32 nr, __u64 n)
 {
 	struct si_trace_key k = { .module = module, .nr = nr };
 	__u64 *c = bpf_map_lookup_elem(&trace_counts, &k);
-	if (c) {
-		*c += 1;
-	} else {
-		__u64 one = 1;
-		bpf_map_update_elem(&trace_counts, &k, &one, BPF_ANY);
+	if (c)
+		*c += n;
+	else
+		bpf_map_update_elem(&trace_counts, &k, &n, BPF_ANY);
+}
+
+static __always_inline void count_trace(__u32 module, __u32 nr)
+{
+	__u32 slot = (module * 512 + nr) * 2654435761u >> 20;
+	slot &= COUNT_CACHE_SLOTS - 1;
+	struct si_count_slot *c = bpf_map_lookup_elem(&count_cache, &slot);
+	if (!c) {
+		count_hash(module, nr, 1);
+		return;
 	}
+	if (c->count && c->module == module && c->nr == nr) {
+		c->count += 1;
+		return;
+	}
+	if (c->count)
+		count_hash(c->module, c->nr, c->count);
+	c->module = module;
+	c->nr = nr;
+	c->count = 1;
 }
 
 static __always_inline int rule_bit(struct si_module_rule *r, __u32 nr)
@@ -455,16 +516,48 @@ static long walk_step(__u32 i, struct si_walk_ctx *w)
 	struct si_scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
 		return 1;
-	/* One read per frame for both f_code and previous. */
+	/* Frames live on the thread's frame stack, callers below callees:
+	 * one read usually covers many frames. A first small block, then
+	 * big ones; a block that would cross into unreadable memory falls
+	 * back to the frame alone. */
 	__u32 size = w->window;
-	if (size == 0 || size > FRAME_WINDOW_MAX || bpf_probe_read_user(s->window, size, (void *)frame)) {
-		stat_inc(STAT_READ_ERRORS);
-		w->frame = 0;
-		visit_module(w, MODULE_UNREADABLE);
+	if (size == 0 || size > FRAME_WINDOW_MAX)
 		return 1;
+	if (!(frame >= s->block_start && frame + size <= s->block_start + s->block_len)) {
+		__u64 want = s->block_reads ? STACK_BLOCK : 512;
+		/* A frame below the chunk's start lives in an older chunk. */
+		for (int k = 0; k < 4 && s->floor && frame < s->floor; k++)
+			s->floor = read_u64(s->floor + w->off.chunk_previous);
+		__u64 floor = s->floor && frame >= s->floor ? s->floor : frame & ~4095ULL;
+		__u64 start = frame + size > want ? frame + size - want : frame;
+		if (start < floor) {
+			start = floor;
+			want = frame + size - start;
+		}
+		long err = -1;
+		if (want >= size && want <= STACK_BLOCK)
+			err = bpf_probe_read_user(s->block, want, (void *)start);
+		if (err) {
+			start = frame;
+			want = size;
+			err = bpf_probe_read_user(s->block, size, (void *)start);
+		}
+		s->block_reads++;
+		if (err) {
+			s->block_start = 0;
+			s->block_len = 0;
+			stat_inc(STAT_READ_ERRORS);
+			w->frame = 0;
+			visit_module(w, MODULE_UNREADABLE);
+			return 1;
+		}
+		s->block_start = start;
+		s->block_len = want;
 	}
-	w->frame = s->window[(w->off.frame_previous / 8) & (FRAME_WINDOW_MAX / 8 - 1)];
-	__u64 code = s->window[(w->off.frame_code / 8) & (FRAME_WINDOW_MAX / 8 - 1)];
+	__u64 base = frame - s->block_start;
+	w->frame = s->block[((base + w->off.frame_previous) / 8) & (STACK_BLOCK / 8 - 1)];
+	__u64 code = s->block[((base + w->off.frame_code) / 8) & (STACK_BLOCK / 8 - 1)];
+	__u64 globals = s->block[((base + w->off.frame_globals) / 8) & (STACK_BLOCK / 8 - 1)];
 
 	if (w->off.owner_cstack != ~0U) {
 		__u8 owner = 0;
@@ -476,7 +569,7 @@ static long walk_step(__u32 i, struct si_walk_ctx *w)
 	if (code && code == w->last_code)
 		module = w->last_module; /* recursion, or a loop calling itself */
 	else if (code)
-		module = module_of(w->tgid, code, &w->off);
+		module = module_of(w->tgid, code, globals, &w->off);
 	else
 		module = MODULE_UNREADABLE;
 	if (!code)
@@ -707,16 +800,15 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 
 	__u64 frame = 0;
 	if (runtime) {
-		__u64 ts = find_tstate(tid, runtime, &conf->off);
-		if (!ts)
+		frame = current_frame(runtime, &conf->off);
+		if (!frame)
 			stat_inc(STAT_TSTATE_MISSES);
-		else if (conf->off.tstate_cframe == ~0U)
-			frame = read_u64(ts + conf->off.cframe_current_frame);
-		else
-			frame = read_u64(read_u64(ts + conf->off.tstate_cframe) + conf->off.cframe_current_frame);
 	}
 
 	if (frame) {
+		s->block_start = 0;
+		s->block_len = 0;
+		s->block_reads = 0;
 		w.off = conf->off;
 		w.window = conf->frame_window;
 		w.frame = frame;
@@ -850,7 +942,6 @@ int BPF_PROG(on_exit, struct task_struct *task)
 			bpf_for_each_map_elem(&procs, kill_tracked, 0, 0);
 		return 0;
 	}
-	bpf_map_delete_elem(&tstates, &tid);
 	if (inherit_guards) {
 		bpf_map_delete_elem(&inherited, &tid);
 		bpf_map_delete_elem(&pending_guard, &tid);

@@ -23,6 +23,8 @@
 #define MAX_MODULES 65536
 #define FILENAME_MAX_LEN 256
 #define FRAME_WINDOW_MAX 128
+#define STACK_BLOCK 4096      /* bytes of the frame stack read at once */
+#define COUNT_CACHE_SLOTS 4096
 #define CODE_CACHE_SLOTS 4096
 #define UNIQ_MAX 32
 #define NR_SYSCALLS 512
@@ -69,8 +71,11 @@ struct si_py_offsets {
 	__u32 interp_threads_head;
 	__u32 tstate_next;
 	__u32 tstate_thread_id;
+	__u32 tstate_datastack_chunk; /* the thread's current frame-stack chunk */
+	__u32 chunk_previous;         /* _PyStackChunk.previous */
 	__u32 tstate_cframe;        /* 0xffffffff: tstate holds current_frame directly */
 	__u32 cframe_current_frame; /* or tstate->current_frame when tstate_cframe is 0xffffffff */
+	__u32 frame_globals;        /* f_globals: with f_code, identifies a code object's module */
 	__u32 frame_code;
 	__u32 frame_previous;
 	__u32 frame_owner;
@@ -133,6 +138,14 @@ struct si_filename_key {
 struct si_trace_key {
 	__u32 module;
 	__u32 nr;
+};
+
+/* Per-CPU direct-mapped trace counters in front of `trace_counts`; a slot
+ * is flushed to the hash when another key needs it. count == 0: empty. */
+struct si_count_slot {
+	__u32 module;
+	__u32 nr;
+	__u64 count;
 };
 
 struct si_report_key {
