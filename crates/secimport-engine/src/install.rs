@@ -8,7 +8,7 @@
 //! sight and fall under the policy's `unknown` rule. The per-syscall cost does
 //! not depend on the policy's size: one array lookup per distinct module.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
 use secimport_policy::naming::Namer;
@@ -60,6 +60,23 @@ fn python_files(root: &Path, out: &mut Vec<String>) {
 
 const ALL: Bitmap = [u64::MAX; 8];
 
+/// The first dotted component of every module key, or None when a key's
+/// first component is a glob (then every file could match).
+fn top_level_names(compiled: &Compiled) -> Option<BTreeSet<String>> {
+    let mut tops = BTreeSet::new();
+    for (key, _) in compiled.rules() {
+        if key.starts_with('<') || key.contains('/') || key == "__main__" {
+            continue;
+        }
+        let top = key.split('.').next().unwrap_or(key);
+        if top.contains('*') {
+            return None;
+        }
+        tops.insert(top.to_string());
+    }
+    Some(tops)
+}
+
 /// Loads `compiled` into `sandbox`: base and children sets, and a rule for
 /// every file the policy covers.
 pub fn install(
@@ -84,8 +101,24 @@ pub fn install(
     if let Some(main) = main_script {
         files.push(main.to_string());
     }
+    // Only the top-level packages the policy names can match: scan those.
+    let tops = top_level_names(compiled);
     for root in namer.roots() {
-        python_files(Path::new(root), &mut files);
+        match &tops {
+            None => python_files(Path::new(root), &mut files),
+            Some(tops) => {
+                for top in tops {
+                    let dir = Path::new(root).join(top);
+                    if dir.is_dir() {
+                        python_files(&dir, &mut files);
+                    }
+                    let file = Path::new(root).join(format!("{top}.py"));
+                    if file.is_file() {
+                        files.push(file.display().to_string());
+                    }
+                }
+            }
+        }
     }
     // Literal keys (pseudo-names like `<string>`, absolute paths) are file names.
     files.extend(

@@ -95,7 +95,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
 
     report::starting(&format!("running ({} mode)", mode.as_str()), &target);
     eprintln!(
-        "secimport: policy {} ({} entries) covers {} of {} Python files under the import roots; violations are logged to {}",
+        "secimport: policy {} ({} entries) covers {} Python files ({} scanned under the import roots); violations are logged to {}",
         policy_path.display(),
         policy.spec.modules.len(),
         installed.modules.len(),
