@@ -5,11 +5,13 @@
  * (log / kill / stop).
  *
  * Nothing runs per Python call: the cost is paid only at syscalls of the
- * sandboxed tree. At each one we find the calling thread's PyThreadState
- * (matched on the thread's fsbase, i.e. pthread_self()), walk its frame chain
+ * sandboxed tree. A Python process's _PyRuntime is found from where it mapped
+ * the interpreter (or libpython), with the VMA iterator. At each syscall we
+ * find the calling thread's PyThreadState (matched on the thread's fsbase,
+ * i.e. pthread_self(), cached on the task), read its frame stack in blocks,
  * and map each code object to a module id (cached per code object). Trace
- * mode aggregates {module, syscall} counts in a per-CPU map; run modes look
- * the syscall up in the base set first and only walk when it is not there.
+ * mode aggregates {module, syscall} counts per CPU; run modes look the
+ * syscall up in the base set first and only walk when it is not there.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
