@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: pure tests, kernel tests (root + BPF), end-to-end
-# programs on both local interpreters, and the benchmark's smoke mode.
+# programs on both local interpreters, the Python package (from its wheel),
+# and the benchmark's smoke mode.
 # Usage: sudo ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,9 @@ fi
 
 echo "==> cargo test (workspace)" >&2
 cargo test --workspace --release
+
+echo "==> Python package: wheel built, installed in a fresh venv, pytest there" >&2
+./scripts/test-python.sh
 
 echo "==> benchmark smoke run (sizes tiny, targets not judged)" >&2
 cargo build --release -p secimport

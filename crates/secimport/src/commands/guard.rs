@@ -267,7 +267,12 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
     }
     let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
         .map_err(|e| Failure::usage(anyhow!("cannot read /proc/{pid}/exe: {e}")))?;
-    let interp = python::discover(&exe.display().to_string())?;
+    let interp = python::discover(&exe.display().to_string()).map_err(|e| {
+        Failure::usage(anyhow!(
+            "process {pid} runs {}, which secimport cannot guard: {e}",
+            exe.display()
+        ))
+    })?;
     let mode = match args.mode {
         RunMode::Kill => sandbox::Mode::Kill,
         RunMode::Stop => sandbox::Mode::Stop,
@@ -336,11 +341,13 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
             let _ = writeln!(out, "{reply}");
             let _ = out.flush();
         }
-        for ev in sandbox.poll(Duration::from_millis(50)) {
+        // Short polls: commands wait for the next turn of this loop.
+        for ev in sandbox.poll(Duration::from_millis(5)) {
             let Event::Violation(v) = ev else { continue };
             let rec = violations::record(&v, &sandbox, &mut names, &guards, action);
             let text = violations::render(&rec, &guards);
-            eprint!("{text}");
+            // A closed stderr must not take the guard (and so the program) down.
+            let _ = std::io::stderr().write_all(text.as_bytes());
             let guard = v
                 .frames
                 .iter()
@@ -355,7 +362,11 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
                     .open(&g.log)
                     .and_then(|mut f| f.write_all(entry.as_bytes()));
                 if let Err(e) = written {
-                    eprintln!("secimport: cannot write {}: {e}", g.log.display());
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "secimport: cannot write {}: {e}",
+                        g.log.display()
+                    );
                 }
             }
         }

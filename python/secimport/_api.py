@@ -1,0 +1,313 @@
+"""``secure_import`` and ``sandboxed``: defining guards and handing out
+guarded modules and functions."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import itertools
+import os
+import sys
+from typing import Any, Callable, Iterable, TypeVar, Union, overload
+
+from ._guard import Guard
+from ._proxy import GuardedModule
+from ._supervisor import MODES, Supervisor, supervisor
+
+#: Where logs go unless ``log_file`` says otherwise (as in the original secimport).
+LOG_DIR = "/tmp/.secimport"
+
+F = TypeVar("F", bound=Callable[..., Any])
+PathLike = Union[str, "os.PathLike[str]"]
+
+# next() on a count is atomic under the GIL: no lock (and none to inherit
+# locked across a fork).
+_ids = itertools.count(1)
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(repr(m) for m in MODES)}, not {mode!r}")
+
+
+def _file_name_safe(name: str) -> str:
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name) or "_"
+
+
+def default_log_file(name: str) -> str:
+    """``/tmp/.secimport/sandbox_<name>.log``."""
+    return os.path.join(LOG_DIR, f"sandbox_{_file_name_safe(name)}.log")
+
+
+def _line_arg(text: str, what: str) -> bytes:
+    """A protocol argument: the rest of a line, so no newline in it."""
+    raw = os.fsencode(text)
+    if b"\n" in raw or b"\r" in raw:
+        raise ValueError(f"{what} {text!r} contains a line break, which secimport cannot pass to its guard")
+    return raw
+
+
+def _new_guard(
+    name: str,
+    *,
+    mode: str,
+    allow_shells: bool,
+    allow_networking: bool,
+    log_file: PathLike | None,
+    files: Iterable[str] = (),
+) -> tuple[Guard, Supervisor]:
+    """Attaches the supervisor for ``mode`` (once per process) and defines a
+    guard in it judging its synthetic file and ``files``, in one exchange."""
+    _check_mode(mode)
+    log_path = os.path.abspath(os.fspath(log_file)) if log_file is not None else default_log_file(name)
+    log_arg = _line_arg(log_path, "log_file")  # the guard creates its directory
+    sup = supervisor(mode)
+    gid = next(_ids)
+    guard = Guard(
+        gid,
+        name,
+        mode=mode,
+        allow_shells=bool(allow_shells),
+        allow_networking=bool(allow_networking),
+        log_file=log_path,
+    )
+    sup.request(
+        [b"guard %d %d %d %s" % (gid, guard.allow_shells, guard.allow_networking, log_arg)]
+        + _file_commands(guard, [guard.filename, *files])
+    )
+    return guard, sup
+
+
+def _file_commands(guard: Guard, files: Iterable[str]) -> list[bytes]:
+    return [b"file %d %s" % (guard.id, _line_arg(f, "file name")) for f in files]
+
+
+def _notice(guard: Guard, what: str) -> None:
+    print(
+        f"secimport: guarding {what} ({guard.describe()}); violations are logged to {guard.log_file}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _warn_unmatchable(name: str, files: Iterable[str]) -> None:
+    # The kernel side compares the bytes of compact ASCII strings; a path
+    # with other characters is stored differently by CPython.
+    odd = sorted(f for f in files if not f.isascii())
+    if odd:
+        print(
+            f"secimport: warning: {len(odd)} file(s) of {name} have non-ASCII paths, which the kernel "
+            f"cannot match (e.g. {odd[0]}): only calls made through the returned module are guarded",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _python_files(directory: str) -> list[str]:
+    found: list[str] = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        found.extend(os.path.join(root, n) for n in sorted(names) if n.endswith(".py"))
+    return found
+
+
+def _spec_files(spec: Any) -> set[str]:
+    """The ``co_filename``s of the code a module spec stands for: its source
+    file, ``<frozen NAME>`` for modules frozen into the interpreter (3.11
+    freezes os, codecs, ...), and every .py file under a package's
+    directories."""
+    files: set[str] = set()
+    if spec is None:
+        return files
+    if spec.origin == "frozen":
+        files.add(f"<frozen {spec.name}>")
+        source = getattr(spec.loader_state, "filename", None)
+        if isinstance(source, str):
+            files.add(source)
+    elif spec.has_location and isinstance(spec.origin, str):
+        files.add(spec.origin)
+    for location in spec.submodule_search_locations or ():
+        if isinstance(location, str) and os.path.isdir(location):
+            files.update(_python_files(location))
+    return files
+
+
+def _module_files(module: Any) -> set[str]:
+    files = _spec_files(getattr(module, "__spec__", None))
+    source = getattr(module, "__file__", None)
+    if isinstance(source, str):
+        files.add(source)
+    for location in getattr(module, "__path__", None) or ():
+        if isinstance(location, str) and os.path.isdir(location):
+            files.update(_python_files(location))
+    return files
+
+
+def secure_import(
+    name: str,
+    allow_shells: bool = False,
+    allow_networking: bool = False,
+    mode: str = "kill",
+    log_file: PathLike | None = None,
+    *,
+    package: str | None = None,
+) -> GuardedModule:
+    """Imports module ``name`` under a guard and returns it, guarded.
+
+    From then on every syscall made while the module is on the calling
+    thread's stack is checked by the kernel, in this process, in threads
+    started meanwhile and in child processes: starting programs (fork, clone
+    of a process, exec, posix_spawn) unless ``allow_shells``, and networking
+    (socket, connect, bind, sendto, ...) unless ``allow_networking``. Starting
+    threads is always allowed.
+
+    The module "is on the stack" when a frame of one of its source files is
+    (for a package: every .py file under its directory), or a frame of the
+    returned proxy: calls through the proxy run inside a wrapper frame that
+    the kernel recognises, so C code such as ``pickle.loads`` is covered
+    too. See :mod:`secimport._proxy` for what the proxy wraps. The import
+    itself runs under the guard when the module was not imported yet.
+
+    ``mode="kill"`` SIGKILLs this process at the entry of a denied syscall
+    (an exec never starts the program); ``mode="log"`` reports and lets it
+    run. Either way the violation (syscall, Python stack, what was done) is
+    appended to ``log_file`` (default ``/tmp/.secimport/sandbox_<name>.log``,
+    printed on stderr) and printed on stderr.
+
+    Needs root: the first call attaches a supervisor (``secimport guard``) to
+    this process and waits until it is attached. Raises
+    :class:`SecimportError` if it cannot (not root, no BPF, binary missing) —
+    it never returns an unprotected module.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"secure_import() needs a module name, not {name!r}")
+    resolved = importlib.util.resolve_name(name, package) if name.startswith(".") else name
+    _check_mode(mode)
+    module = sys.modules.get(resolved)
+    if module is None:
+        # Finding the module imports its parent packages, not the module.
+        spec = importlib.util.find_spec(resolved)
+        if spec is None:
+            raise ModuleNotFoundError(f"No module named {resolved!r}", name=resolved)
+        files = _spec_files(spec)
+    else:
+        files = _module_files(module)
+    guard, sup = _new_guard(
+        resolved,
+        mode=mode,
+        allow_shells=allow_shells,
+        allow_networking=allow_networking,
+        log_file=log_file,
+        files=sorted(files),
+    )
+    _notice(guard, f"module {resolved}")
+    _warn_unmatchable(resolved, files)
+    if module is None:
+        module = guard.wrap(importlib.import_module, f"import {resolved}")(resolved)
+        # The import may have set __file__ or __path__ differently from the spec.
+        late = _module_files(module) - files
+        if late:
+            sup.request(_file_commands(guard, sorted(late)))
+    return GuardedModule(module, guard)
+
+
+def _callable_name(fn: Callable[..., Any]) -> str:
+    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__qualname__
+    module = getattr(fn, "__module__", None)
+    if module and module not in ("__main__", "builtins"):
+        return f"{module}.{qualname}"
+    return str(qualname)
+
+
+class Sandbox:
+    """Permissions for :func:`sandboxed`; applying it to a function defines a
+    guard (attaching the supervisor on first use) and returns the function
+    wrapped so that each call runs under that guard."""
+
+    def __init__(
+        self,
+        allow_shells: bool = False,
+        allow_networking: bool = False,
+        mode: str = "kill",
+        log_file: PathLike | None = None,
+        name: str | None = None,
+    ) -> None:
+        _check_mode(mode)
+        self.allow_shells = allow_shells
+        self.allow_networking = allow_networking
+        self.mode = mode
+        self.log_file = log_file
+        self.name = name
+
+    def __call__(self, fn: F) -> F:
+        if not callable(fn):
+            raise TypeError(f"sandboxed() wraps a callable, not {fn!r}")
+        label = self.name or _callable_name(fn)
+        guard, _ = _new_guard(
+            label,
+            mode=self.mode,
+            allow_shells=self.allow_shells,
+            allow_networking=self.allow_networking,
+            log_file=self.log_file,
+        )
+        _notice(guard, f"calls to {label}")
+        return guard.wrap(fn)  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return (
+            f"sandboxed(allow_shells={self.allow_shells!r}, allow_networking={self.allow_networking!r}, "
+            f"mode={self.mode!r}, log_file={self.log_file!r}, name={self.name!r})"
+        )
+
+
+@overload
+def sandboxed(fn: F) -> F: ...
+
+
+@overload
+def sandboxed(
+    fn: None = None,
+    *,
+    allow_shells: bool = False,
+    allow_networking: bool = False,
+    mode: str = "kill",
+    log_file: PathLike | None = None,
+    name: str | None = None,
+) -> Sandbox: ...
+
+
+def sandboxed(
+    fn: Callable[..., Any] | None = None,
+    *,
+    allow_shells: bool = False,
+    allow_networking: bool = False,
+    mode: str = "kill",
+    log_file: PathLike | None = None,
+    name: str | None = None,
+) -> Any:
+    """Runs a function under the same stack-based rule as :func:`secure_import`.
+
+    As a decorator::
+
+        @secimport.sandboxed(allow_networking=False)
+        def load_checkpoint(path):
+            return torch.load(path, weights_only=False)
+
+    or as a wrapper: ``secimport.sandboxed()(pickle.load)(f)``. While the
+    wrapped function runs (C code included, and generators or coroutines
+    while they run), every syscall on that thread, in threads it starts and in
+    processes it forks is checked: shells unless ``allow_shells``, networking
+    unless ``allow_networking``. The rest of the program is not restricted.
+
+    The guard is defined, and the supervisor attached, when the function is
+    wrapped (at decoration time), so a missing permission raises
+    :class:`SecimportError` early. Each wrapping defines a guard with its own
+    log (default ``/tmp/.secimport/sandbox_<module.function>.log``, or
+    ``sandbox_<name>.log``): wrap once and reuse the wrapper.
+    """
+    sandbox = Sandbox(
+        allow_shells=allow_shells, allow_networking=allow_networking, mode=mode, log_file=log_file, name=name
+    )
+    if fn is not None:
+        return sandbox(fn)
+    return sandbox

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The Python package's tests, against the wheel as users get it: builds the
+# wheel (the Rust binary inside) with `pip wheel .`, installs it into a fresh
+# virtualenv of pyenv's 3.11.7, and runs python/tests there with pytest.
+# The end-to-end tests attach the eBPF sandbox: run as root.
+#
+# Usage: sudo ./scripts/test-python.sh [pytest args]
+# Environment: PYTHON (default pyenv 3.11.7), KEEP=1 keeps the work directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/ensure-deps.sh
+
+PYTHON=${PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3.11}
+[ -x "$PYTHON" ] || { echo "secimport: no interpreter at $PYTHON (set PYTHON=...)" >&2; exit 2; }
+if [ "$(id -u)" -ne 0 ]; then
+    echo "secimport: the Python tests attach the eBPF sandbox and need root: sudo $0" >&2
+    exit 2
+fi
+
+repo=$(pwd)
+work=$(mktemp -d /tmp/secimport-python-tests.XXXXXX)
+# World-readable: one test drops to `nobody` and must still run the venv's python.
+chmod 755 "$work"
+if [ "${KEEP:-0}" = 1 ]; then
+    echo "secimport: keeping $work" >&2
+else
+    trap 'rm -rf "$work"' EXIT
+fi
+
+echo "==> building the wheel (maturin; cargo reuses ./target)" >&2
+"$PYTHON" -m venv "$work/build-env"
+"$work/build-env/bin/pip" install --quiet --disable-pip-version-check "maturin>=1.5,<2"
+# No build isolation: maturin comes from build-env (its PEP 517 hook runs
+# `maturin` from PATH). The release build lands in
+# ./target (shared with `cargo build --release`), so a built tree is reused.
+PATH="$work/build-env/bin:$PATH" "$work/build-env/bin/pip" wheel --quiet --disable-pip-version-check --no-build-isolation --no-deps \
+    -w "$work/wheels" .
+wheel=$(ls "$work"/wheels/secimport-*.whl)
+echo "    $(basename "$wheel") ($(du -h "$wheel" | cut -f1))" >&2
+
+echo "==> installing it into a fresh virtualenv" >&2
+"$PYTHON" -m venv "$work/venv"
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" "pytest>=7"
+
+echo "==> pytest (python/tests, against the installed wheel)" >&2
+# Run from outside the repository so that `import secimport` can only find the
+# installed package; SECIMPORT_BIN must not point the tests elsewhere.
+cd "$work"
+env -u SECIMPORT_BIN -u PYTHONPATH SECIMPORT_TEST_INSTALLED=1 \
+    PATH="$work/venv/bin:$PATH" \
+    "$work/venv/bin/python" -m pytest -p no:cacheprovider -q "$repo/python/tests" "$@"
