@@ -14,6 +14,7 @@
 //! - `build` writes YAML and JSON that agree, byte for byte the same every time;
 //! - a policy of 10,000 modules is accepted and judges a program correctly.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
@@ -29,23 +30,6 @@ use secimport_policy::policy::{Mode, ModulePattern, Policy, Syscall, SyscallSet,
 use secimport_policy::syscalls;
 use secimport_policy::trace::Trace;
 use serde::Deserialize;
-
-/// Makes `mod NAME { fn pyenv_shared(); fn debian_static(); }` tests calling `NAME(interp)`.
-macro_rules! on_both_interpreters {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn pyenv_shared() {
-                super::$name(crate::common::Interp::PyenvShared)
-            }
-
-            #[test]
-            fn debian_static() {
-                super::$name(crate::common::Interp::DebianStatic)
-            }
-        }
-    )+};
-}
 
 on_both_interpreters!(pickle_demo, model_demo, stop_mode);
 

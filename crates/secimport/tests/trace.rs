@@ -7,28 +7,12 @@
 //! distinctive (`getppid`, `getpgrp`, `getsid`, `sched_getaffinity`, `connect`, `execve`) so the
 //! assertions can be exact about which modules are charged.
 
+#[macro_use]
 mod common;
 
 use std::ffi::OsStr;
 
 use common::{Bucket, Case, Interp};
-
-/// Makes `mod NAME { fn pyenv_shared(); fn debian_static(); }` tests calling `NAME(interp)`.
-macro_rules! on_both_interpreters {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn pyenv_shared() {
-                super::$name(crate::common::Interp::PyenvShared)
-            }
-
-            #[test]
-            fn debian_static() {
-                super::$name(crate::common::Interp::DebianStatic)
-            }
-        }
-    )+};
-}
 
 on_both_interpreters!(
     connect_loopback,

@@ -756,3 +756,21 @@ fn counts(c: &SyscallCounts) -> String {
     let parts: Vec<String> = c.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("{{{}}}", parts.join(", "))
 }
+
+#[allow(unused_macros)] // not every test binary runs on both interpreters
+/// Makes `mod NAME { fn pyenv_shared(); fn debian_static(); }` tests calling `NAME(interp)`.
+macro_rules! on_both_interpreters {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn pyenv_shared() {
+                super::$name(crate::common::Interp::PyenvShared)
+            }
+
+            #[test]
+            fn debian_static() {
+                super::$name(crate::common::Interp::DebianStatic)
+            }
+        }
+    )+};
+}
