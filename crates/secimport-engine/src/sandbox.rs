@@ -500,19 +500,6 @@ impl Sandbox {
             .collect()
     }
 
-    /// Syscalls made so far by a followed process.
-    pub fn process_syscalls(&self, pid: u32) -> Option<u64> {
-        let v = self
-            .skel
-            .maps
-            .procs
-            .lookup(&pid.to_ne_bytes(), MapFlags::ANY)
-            .ok()??;
-        let mut st = types::si_proc_state::default();
-        plain::copy_from_bytes(&mut st, &v).ok()?;
-        Some(st.syscalls)
-    }
-
     /// Module id -> the file name (`co_filename`) it stands for.
     pub fn module_files(&self) -> BTreeMap<u32, String> {
         let map = &self.skel.maps.module_ids;
