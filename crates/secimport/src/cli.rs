@@ -26,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a Python program and record, for every module, the syscalls made while it was on the stack.
     Trace(TraceArgs),
+    /// Trace an interactive interpreter session (`trace -- python3`).
+    Shell(ShellArgs),
     /// Turn a trace into a policy (writes YAML and JSON).
     Build(BuildArgs),
     /// Run a program under a policy: report, kill or stop what it does not allow.
@@ -167,6 +169,19 @@ pub struct GuardArgs {
     /// What a violation does.
     #[arg(long, value_enum, default_value_t = RunMode::Kill)]
     pub mode: RunMode,
+    /// Frames walked per syscall.
+    #[arg(long, default_value_t = 128, value_name = "FRAMES")]
+    pub walk_limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// Interpreter to start [default: python3 on PATH; shims are resolved].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<String>,
+    /// Where to write the trace.
+    #[arg(short, long, default_value = "trace.json", value_name = "FILE")]
+    pub output: PathBuf,
     /// Frames walked per syscall.
     #[arg(long, default_value_t = 128, value_name = "FRAMES")]
     pub walk_limit: u32,

@@ -372,3 +372,49 @@ fn trace_without_a_program_is_a_usage_error() {
         );
     }
 }
+
+/// `secimport shell` traces an interpreter session; here its input is piped.
+#[test]
+fn shell_traces_an_interactive_interpreter() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let case = Case::new(Interp::PyenvShared);
+    let out = case.path("shell.json");
+    let mut child = Command::new(common::secimport_bin())
+        .current_dir(case.dir())
+        .args(["shell", "-o"])
+        .arg(&out)
+        .arg("--python")
+        .arg(case.python())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("secimport runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"import os\nos.getppid()\nprint('from the shell')\n")
+        .unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(String::from_utf8_lossy(&done.stdout).contains("from the shell"));
+    let trace = secimport_policy::trace::Trace::load(&out).unwrap();
+    let charged: Vec<&String> = trace
+        .modules
+        .iter()
+        .filter(|(_, m)| m.syscalls.contains_key("getppid"))
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        charged,
+        ["<stdin>"],
+        "getppid should be charged to the session's <stdin> code"
+    );
+}

@@ -60,6 +60,15 @@ impl From<secimport_engine::EngineError> for Failure {
 pub fn run(cli: Cli) -> Result<i32, Failure> {
     match cli.command {
         Command::Trace(args) => trace::run(args),
+        Command::Shell(args) => trace::run(crate::cli::TraceArgs {
+            target: crate::cli::TargetArgs {
+                entrypoint: None,
+                python: None,
+                walk_limit: args.walk_limit,
+                args: vec![args.python.unwrap_or_else(|| "python3".into())],
+            },
+            output: args.output,
+        }),
         Command::Build(args) => build::run(args),
         Command::Run(args) => run::run(args),
         Command::Interactive(args) => interactive::run(args),
