@@ -126,6 +126,12 @@ pub struct RunArgs {
     /// Same as --mode stop.
     #[arg(long)]
     pub stop_on_violation: bool,
+    /// Attach to this running Python process instead of starting one: it and
+    /// the children it starts from now on are judged (children it already has
+    /// are not). secimport then stays until it exits; if secimport is killed,
+    /// so is the process (fail closed).
+    #[arg(long, value_name = "PID", conflicts_with_all = ["entrypoint", "args", "python"])]
+    pub pid: Option<u32>,
     /// JSON Lines log of violations [default: /tmp/.secimport/violations-<pid>.jsonl].
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,

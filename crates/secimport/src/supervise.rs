@@ -29,28 +29,91 @@ pub struct Outcome {
     pub killed_leftovers: Vec<u32>,
 }
 
-/// Runs `argv` in `sandbox`; `on_event` sees every event as it arrives.
+/// What to supervise.
+pub enum Start<'a> {
+    /// Start this command (argv[0] is the interpreter) sandboxed from its
+    /// first instruction.
+    Launch(&'a [String]),
+    /// Follow a process that is already running the interpreter (and the
+    /// children it starts from now on).
+    Attach(u32),
+}
+
+/// The process being supervised: our child, or one we attached to.
+enum Subject {
+    Child(launcher::Running),
+    Attached(u32),
+}
+
+impl Subject {
+    fn pid(&self) -> u32 {
+        match self {
+            Subject::Child(r) => r.pid(),
+            Subject::Attached(pid) => *pid,
+        }
+    }
+}
+
+/// Still running (a zombie has finished).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// Runs or follows the target in `sandbox`; `on_event` sees every event as
+/// it arrives.
 pub fn supervise(
     sandbox: &Sandbox,
-    argv: &[String],
+    start: Start,
     mut on_event: impl FnMut(&Event),
     mut on_tick: impl FnMut(&Sandbox, &BTreeMap<u32, Process>),
 ) -> Result<Outcome, Failure> {
-    let held = launcher::spawn_held(argv)?;
-    if let Err(e) = sandbox.track_launching(held.pid()) {
-        held.abort();
-        return Err(e.into());
-    }
+    let (held, pid, ppid) = match start {
+        Start::Launch(argv) => {
+            let held = launcher::spawn_held(argv)?;
+            if let Err(e) = sandbox.track_launching(held.pid()) {
+                held.abort();
+                return Err(e.into());
+            }
+            let pid = held.pid();
+            (Some(held), pid, std::process::id())
+        }
+        Start::Attach(pid) => {
+            sandbox.track_running(pid)?;
+            let ppid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit(')')
+                        .next()?
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse()
+                        .ok()
+                })
+                .unwrap_or(0);
+            (None, pid, ppid)
+        }
+    };
     let mut procs: BTreeMap<u32, Process> = BTreeMap::new();
-    let mut order: Vec<u32> = vec![held.pid()];
+    let mut order: Vec<u32> = vec![pid];
     procs.insert(
-        held.pid(),
+        pid,
         Process {
-            pid: held.pid(),
-            ppid: std::process::id(),
-            exe: None,
+            pid,
+            ppid,
+            exe: std::fs::read_link(format!("/proc/{pid}/exe"))
+                .ok()
+                .filter(|_| held.is_none())
+                .map(|p| p.display().to_string()),
             comm: String::new(),
-            kind: "other".into(),
+            kind: if held.is_none() { "python" } else { "other" }.into(),
             syscalls: 0,
             exit_status: None,
         },
@@ -80,19 +143,19 @@ pub fn supervise(
             ),
         ]
     };
-    let running = held.release();
     let restore = || {
         for (sig, h) in &old {
             // SAFETY: restoring the dispositions saved above.
             unsafe { libc::signal(*sig, *h) };
         }
     };
-    let running = match running {
-        Ok(r) => r,
-        Err(e) => {
+    let subject = match held.map(|h| h.release()) {
+        Some(Ok(r)) => Subject::Child(r),
+        Some(Err(e)) => {
             restore();
             return Err(e.into());
         }
+        None => Subject::Attached(pid),
     };
 
     let mut handle =
@@ -158,19 +221,36 @@ pub fn supervise(
         let events = sandbox.poll(Duration::from_millis(100));
         // The kernel reports the exit before the parent can reap it: once it
         // has, wait for the status instead of polling again.
-        let target_exited = events
-            .iter()
-            .any(|e| matches!(e, Event::Exit { pid, .. } if *pid == running.pid()));
+        let exit_event = events.iter().find_map(|e| match e {
+            Event::Exit {
+                pid, wait_status, ..
+            } if *pid == subject.pid() => Some(*wait_status),
+            _ => None,
+        });
         handle(events, &mut procs, &mut order);
-        if target_exited {
-            break running.wait();
-        }
-        if let Some(status) = running.try_wait() {
-            break status;
+        match &subject {
+            Subject::Child(running) => {
+                if exit_event.is_some() {
+                    break running.wait();
+                }
+                if let Some(status) = running.try_wait() {
+                    break status;
+                }
+            }
+            Subject::Attached(pid) => {
+                if let Some(status) = exit_event {
+                    break launcher::wait_status_code(status);
+                }
+                if !running(*pid) {
+                    // Gone without an exit event (lost): its status is unknown.
+                    break procs.get(pid).and_then(|p| p.exit_status).unwrap_or(0);
+                }
+            }
         }
         let sig = FORWARD_SIGNAL.swap(0, Ordering::SeqCst);
         if sig != 0 {
-            running.signal(sig);
+            // SAFETY: kill has no memory preconditions.
+            unsafe { libc::kill(subject.pid() as libc::pid_t, sig) };
         }
         if last_tick.elapsed() >= Duration::from_secs(2) {
             on_tick(sandbox, &procs);

@@ -105,16 +105,71 @@ fn nix_is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The target of `run --pid`: a process already running the interpreter.
+pub fn attach(pid: u32) -> Result<Target, Failure> {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map_err(|e| Failure::usage(anyhow!("no process {pid} to attach to ({e})")))?;
+    let argv: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+    // The path it was started with keeps a virtualenv's sys.path; /proc/PID/exe
+    // is the real binary behind it.
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map_err(|e| Failure::usage(anyhow!("cannot read /proc/{pid}/exe: {e}")))?;
+    let started_as = argv
+        .first()
+        .map(|a| cwd.join(a))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| exe.clone());
+    let interpreter = python::discover(&started_as.display().to_string()).map_err(|e| {
+        Failure::usage(anyhow!(
+            "process {pid} runs {}, which secimport cannot attach to: {e}",
+            exe.display()
+        ))
+    })?;
+    if !nix_is_root() {
+        return Err(Failure::usage(anyhow!(
+            "secimport loads eBPF programs and needs root (CAP_BPF and CAP_PERFMON); re-run with sudo"
+        )));
+    }
+    let script = script_of(argv.get(1..).unwrap_or(&[]))
+        .map(|s| absolute(&cwd.join(s)).display().to_string());
+    let first_root = match &script {
+        Some(s) => Path::new(s)
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.display().to_string())),
+        None => Some(cwd.display().to_string()),
+    };
+    let import_roots = first_root
+        .into_iter()
+        .chain(interpreter.sys_path.iter().cloned())
+        .collect();
+    Ok(Target {
+        interpreter,
+        argv,
+        main_script: script,
+        import_roots,
+    })
+}
+
 /// Resolves the target and loads the sandbox at the same time (asking the
 /// interpreter about itself and verifying the BPF programs each take tens of
 /// milliseconds). A problem with the target is reported before one with the
 /// sandbox: it is the more likely mistake.
 pub fn prepare(
     args: &TargetArgs,
+    attach_to: Option<u32>,
     opts: &secimport_engine::sandbox::Options,
 ) -> Result<(secimport_engine::sandbox::Sandbox, Target), Failure> {
     std::thread::scope(|scope| {
-        let probe = scope.spawn(|| resolve(args));
+        let probe = scope.spawn(|| match attach_to {
+            Some(pid) => attach(pid),
+            None => resolve(args),
+        });
         let loaded = secimport_engine::sandbox::Sandbox::load(opts);
         let target = probe.join().expect("resolving the target does not panic")?;
         let mut sandbox = loaded?;

@@ -105,3 +105,80 @@ fn the_whole_tree_dies_with_the_supervisor() {
         "grandchild {child} survived its supervisor: it would now run unsandboxed"
     );
 }
+
+#[test]
+fn run_attached_to_a_running_process_stops_its_shell() {
+    use std::io::{BufRead, BufReader};
+
+    let case = Case::new(Interp::PyenvShared);
+    let trigger = case.path("go");
+    let trigger_arg = trigger.to_str().unwrap();
+    // Learn the program's behaviour while it is not told to start a shell.
+    let traced = case.trace("waits_then_shells.py", &[trigger_arg, "0.3"], &[]);
+    traced.assert_sane(0);
+    case.secimport(&[
+        "build",
+        "--trace",
+        case.trace_path().to_str().unwrap(),
+        "-o",
+        "policy.yaml",
+    ])
+    .assert_code(0);
+
+    let mut program = Command::new(case.python())
+        .arg(common::program("waits_then_shells.py"))
+        .arg(&trigger)
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let mut sup = Command::new(common::secimport_bin())
+        .current_dir(case.dir())
+        .args([
+            "run",
+            "--kill-on-violation",
+            "--policy",
+            "policy.yaml",
+            "--log-file",
+            "v.jsonl",
+            "--pid",
+        ])
+        .arg(program.id().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once it says it is running, the process is followed.
+    let mut stderr = BufReader::new(sup.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("secimport run --pid ended before attaching:\n{seen}");
+        }
+        seen.push_str(&line);
+        if line.contains("running (kill mode)") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(&trigger, "").unwrap();
+    let status = program.wait().unwrap();
+    let sup_status = sup.wait().unwrap();
+    std::io::Read::read_to_string(&mut stderr, &mut seen).unwrap();
+    assert_eq!(
+        status.code(),
+        None,
+        "the program should have been killed:\n{seen}"
+    );
+    assert_eq!(sup_status.code(), Some(1), "violations exit 1:\n{seen}");
+    assert!(seen.contains("VIOLATION (KILLED)"), "{seen}");
+    assert!(
+        !Path::new(&format!("{trigger_arg}.pwned")).exists(),
+        "the shell ran:\n{seen}"
+    );
+    let log = std::fs::read_to_string(case.path("v.jsonl")).unwrap();
+    assert!(
+        log.contains("waits_then_shells.py"),
+        "the log has the stack:\n{log}"
+    );
+}

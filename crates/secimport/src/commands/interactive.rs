@@ -74,6 +74,7 @@ pub fn run(args: InteractiveArgs) -> Result<i32, Failure> {
         mode: Some(args.mode),
         kill_on_violation: false,
         stop_on_violation: false,
+        pid: None,
         log_file: None,
     })
 }

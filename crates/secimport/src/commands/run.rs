@@ -15,7 +15,7 @@ use secimport_policy::policy::{Mode, Policy, UnknownRule};
 use crate::cli::{RunArgs, RunMode};
 use crate::commands::Failure;
 use crate::report;
-use crate::supervise::supervise;
+use crate::supervise::{supervise, Start};
 use crate::target;
 use crate::violations::{self, Names};
 
@@ -81,7 +81,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         walk_limit: args.target.walk_limit,
         ..Default::default()
     };
-    let (mut sandbox, target) = target::prepare(&args.target, &opts)?;
+    let (mut sandbox, target) = target::prepare(&args.target, args.pid, &opts)?;
     let namer = Namer::new(
         target.import_roots.iter().cloned(),
         target.main_script.clone(),
@@ -111,9 +111,13 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     // One full block per (process, first denying module); the rest of that
     // pair's syscalls are listed once at the end (all are in the log).
     let mut shown: BTreeMap<(u32, String), (String, Vec<String>)> = BTreeMap::new();
+    let start = match args.pid {
+        Some(pid) => Start::Attach(pid),
+        None => Start::Launch(&target.argv),
+    };
     let outcome = supervise(
         &sandbox,
-        &target.argv,
+        start,
         |ev| {
             let Event::Violation(v) = ev else { return };
             count += 1;

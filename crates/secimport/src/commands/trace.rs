@@ -12,7 +12,7 @@ use secimport_policy::trace::{self, Buckets, Counters, ModuleTrace, Trace};
 use crate::cli::TraceArgs;
 use crate::commands::Failure;
 use crate::report;
-use crate::supervise::{supervise, Outcome};
+use crate::supervise::{supervise, Outcome, Start};
 use crate::target::{self, Target};
 
 pub fn run(args: TraceArgs) -> Result<i32, Failure> {
@@ -21,10 +21,15 @@ pub fn run(args: TraceArgs) -> Result<i32, Failure> {
         walk_limit: args.target.walk_limit,
         ..Default::default()
     };
-    let (sandbox, target) = target::prepare(&args.target, &opts)?;
+    let (sandbox, target) = target::prepare(&args.target, None, &opts)?;
     report::starting("tracing", &target);
 
-    let outcome = supervise(&sandbox, &target.argv, |_| {}, report::progress)?;
+    let outcome = supervise(
+        &sandbox,
+        Start::Launch(&target.argv),
+        |_| {},
+        report::progress,
+    )?;
     let trace = assemble(&sandbox, &target, &outcome, args.target.walk_limit);
 
     std::fs::write(&args.output, trace.to_json())
