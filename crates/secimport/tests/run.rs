@@ -1403,3 +1403,42 @@ fn policy_of_10000_modules_runs_a_program_without_violations() {
         ran.fail("the program did not run to its end");
     }
 }
+
+/// `interactive --yes` goes through trace, build and run; without `--yes`
+/// an answer of "no" (here: end of input) stops after the trace.
+#[test]
+fn interactive_asks_between_steps() {
+    let case = Case::new(Interp::PyenvShared);
+    let script = common::program("trivial.py");
+    let python = case.python().display().to_string();
+    let yes = case.secimport(&[
+        "interactive",
+        "--yes",
+        "--python",
+        &python,
+        "--entrypoint",
+        script.to_str().unwrap(),
+    ]);
+    yes.assert_code(0);
+    yes.assert_stderr_mentions("step 3/3");
+    yes.assert_stderr_mentions(" 0 violations");
+    for f in ["trace.json", "policy.yaml", "policy.json"] {
+        assert!(case.path(f).is_file(), "{f} missing:\n{}", yes.describe());
+    }
+
+    let other = Case::new(Interp::PyenvShared);
+    let no = other.secimport(&[
+        "interactive",
+        "--python",
+        &python,
+        "--entrypoint",
+        script.to_str().unwrap(),
+    ]);
+    no.assert_code(0);
+    assert!(other.path("trace.json").is_file(), "{}", no.describe());
+    assert!(
+        !other.path("policy.yaml").exists(),
+        "answering no must stop before build:\n{}",
+        no.describe()
+    );
+}
