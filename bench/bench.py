@@ -1,31 +1,40 @@
 #!/usr/bin/env python3
-"""Benchmark secimport against plain CPython: interleaved runs, medians, ratios.
+"""Benchmark secimport side by side with a plain run and the original secimport 0.11.
 
-Each benchmark is a script in bench/workloads/. It is run plainly and under each
-secimport mode (`secimport trace` by default), alternating the order every
-repetition so that slow drift on a shared machine cancels out. Two times are
-taken for every run:
+Each benchmark is run plainly, under this secimport (`secimport run` with a
+policy learned from one trace of the same workload, and `secimport trace`) and
+under the original secimport 0.11 from the package index (its own `trace`,
+`build` and `run`, which drive Debian's `bpftrace` with CPython's USDT
+probes). Runs are interleaved -- every repetition runs every mode, in an order
+that flips each repetition -- so that slow drift on a shared machine cancels.
+Times taken for every run:
 
-* wall      -- the whole command, measured here: interpreter start-up, and for
-               secimport its own start-up (loading and verifying the BPF
-               programs) and its shutdown (writing the trace);
-* in-script -- the hot loop only, measured by the workload itself with
+* in-script -- the hot loop only, timed by the workload itself with
                time.perf_counter() (and time.process_time()) and written as JSON
-               to a file whose path is the workload's first argument (a file, not
-               stdout: secimport passes the script's stdout through).
+               to a file named by its first argument (not stdout: the tools pass
+               the script's stdout through); P6 prints its own timing;
+* start-up  -- from the harness starting the command to the first line of the
+               script (time.monotonic() on both sides): interpreter start-up plus
+               the tool's own (loading the BPF programs, the policy);
+* wall      -- the whole command: start-up, the program, the tool's shutdown.
 
-The targets of P1-P3 are about the in-script ratio (steady-state overhead);
-P4's target is the start-up time added to an empty script.
+    sudo python3 bench/bench.py --all      # everything, as published in docs/benchmarks.md
+    sudo python3 bench/bench.py            # P1-P6 plain vs ours (run, trace), 7 reps
+    sudo python3 bench/bench.py --quick    # smoke test: tiny sizes, no verdicts, < 60 s
 
-    python3 bench/bench.py                      # full run, 7 reps, pyenv 3.11.7
-    python3 bench/bench.py --python /usr/bin/python3.11 --reps 15 --bpf-stats
-    python3 bench/bench.py --quick              # smoke test: tiny sizes, no verdicts
+`--all` builds secimport, sets up the original (a venv on /usr/bin/python3.11
+with secimport==0.11.0 under bench/.cache/, Debian's bpftrace, tracefs mounted
+if it is not) and runs every benchmark with modes plain, run, orig-run, trace,
+orig-trace, 5 repetitions, plus one run per benchmark with kernel BPF run-time
+accounting on; it writes bench/results/<date>-all.json and .md.
 
-Prints a markdown report on stdout (progress on stderr) and writes JSON
-(--json, default bench/results.json; --quick writes JSON only if --json is
-given). Exit status: 0 all runs succeeded; 1 some run failed (non-zero exit,
-missing or bad timing output, missing trace); 2 usage or set-up error. Missed
-targets do not change the exit status: timing on a shared machine is noisy.
+Prints a markdown report on stdout (progress on stderr) and writes JSON (--json).
+Exit status: 0 every run of plain and of this secimport succeeded; 1 some did
+not (non-zero exit, e.g. `secimport run` reporting violations; missing timing
+output or trace; time-out); 2 usage or set-up error. What the original does
+(fails, times out, reports violations) is reported, never an error of ours.
+Missed targets do not change the exit status: timing on a shared machine is
+noisy.
 
 Needs root for every mode but `plain`. Standard library only, Python >= 3.8.
 """
@@ -34,10 +43,12 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
 import datetime
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -54,10 +65,21 @@ from typing import Callable, Dict, List, Optional, Tuple
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 WORKLOADS = BENCH_DIR / "workloads"
+RESULTS = BENCH_DIR / "results"
 DEFAULT_PYTHON = "/root/.pyenv/versions/3.11.7/bin/python3.11"
 DEFAULT_SECIMPORT = REPO / "target" / "release" / "secimport"
 DEFAULT_JSON = BENCH_DIR / "results.json"
-SCHEMA = "secimport-bench/1"
+SCHEMA = "secimport-bench/2"
+
+# The original, secimport 0.11 from the package index. Its USDT probes exist only
+# in Debian's interpreter here, and its trace keeps only processes whose name
+# (comm) is `python`: it is run through a symlink named `python`.
+ORIG_VERSION = "0.11.0"
+CACHE = BENCH_DIR / ".cache"
+ORIG_VENV = CACHE / f"secimport-{ORIG_VERSION}"
+DEBIAN_PYTHON = "/usr/bin/python3.11"
+PYTHON_LINK = CACHE / "bin" / "python"  # -> /usr/bin/python3.11, outside any venv
+TORCH_PYTHON = REPO / ".venv-torch" / "bin" / "python"
 
 
 # --------------------------------------------------------------------------- benchmarks
@@ -65,32 +87,87 @@ SCHEMA = "secimport-bench/1"
 
 @dataclass(frozen=True)
 class Target:
-    metric: str  # "in_script" (the workload's own timing) or "wall" (whole command)
+    metric: str  # "in_script", "startup" or "wall"
     kind: str  # "ratio": mode median / plain median; "added_ms": mode median - plain median
     limit: float
 
     def describe(self) -> str:
-        return f"≤ {self.limit:.2f}×" if self.kind == "ratio" else f"≤ +{self.limit:g} ms"
+        return f"≤ {self.limit:.2f}×" if self.kind == "ratio" else f"≤ +{self.limit:,g} ms"
+
+
+def _p6_timing(stdout: str) -> Optional[float]:
+    m = re.search(r"^--- ([0-9.eE+-]+) seconds ---$", stdout, re.M)
+    return float(m.group(1)) if m else None
 
 
 @dataclass(frozen=True)
 class Bench:
     key: str
     title: str
-    script: str  # file in bench/workloads/
+    script: str  # a file in bench/workloads/, or (P6) a path relative to the repo
     args: Tuple[str, ...]  # sizes for a full run (after the result-file argument)
-    quick_args: Tuple[str, ...]  # sizes for --quick
+    quick_args: Optional[Tuple[str, ...]]  # sizes for --quick; None: not in --quick
     target: Target
-    timed: bool = True  # the workload writes its in-script timing to argv[1]
+    timed: bool = True  # the workload writes its timing JSON to argv[1]
+    modes: Optional[Tuple[str, ...]] = None  # the modes that apply (None: all)
+    not_applicable: str = ""  # why the other modes do not apply
+    generate: Optional[Callable[[Path, Tuple[str, ...]], Path]] = None  # makes the script
+    python: Optional[str] = None  # its own interpreter (P6: the torch venv)
+    stdout_timing: Optional[Callable[[str], Optional[float]]] = None  # in-script from stdout
 
     def describe_sizes(self, args) -> str:
         if self.key == "P1":
             return f"{int(args[0]):,} calls + fib({args[1]})"
         if self.key in ("P2", "P3"):
             return f"{int(args[0]):,} os.stat"
+        if self.key.startswith("P5"):
+            return f"{int(args[0]):,} modules; {int(args[1]):,} os.getppid"
+        if self.key == "P6":
+            return "2,000 SGD steps"
         return ""
 
+    def applies(self, mode: "Mode") -> bool:
+        return self.modes is None or mode.name in self.modes
 
+    def script_path(self) -> Path:
+        return REPO / self.script if "/" in self.script else WORKLOADS / self.script
+
+
+P5_MODULE = '''"""Generated by bench/bench.py for P5: one of many small modules."""
+import os
+
+
+def f():
+    return os.getppid()
+
+
+def getppid_loop(n):
+    g = os.getppid
+    for _ in range(n):
+        g()
+
+
+def stat_loop(n, path):
+    s = os.stat
+    for _ in range(n):
+        s(path)
+'''
+
+
+def p5_generate(dir_: Path, args: Tuple[str, ...]) -> Path:
+    """A package p5mods/ of N module files and the driver beside it."""
+    pkg = dir_ / "p5mods"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    for i in range(int(args[0])):
+        (pkg / f"m{i:05d}.py").write_text(P5_MODULE)
+    shutil.copy(WORKLOADS / "p5_driver.py", dir_ / "p5_driver.py")
+    return dir_ / "p5_driver.py"
+
+
+_P5 = dict(modes=("plain", "run", "orig-run"), generate=p5_generate,
+           not_applicable="P5 is about policies: `trace` is not measured",
+           target=Target("startup", "added_ms", 1000.0))
 BENCHES = (
     Bench("P1", "pure-Python calls", "p1_calls.py", ("5000000", "30"), ("50000", "15"),
           Target("in_script", "ratio", 1.02)),
@@ -100,15 +177,32 @@ BENCHES = (
           Target("in_script", "ratio", 1.50)),
     Bench("P4", "start-up, empty script", "p4_empty.py", (), (),
           Target("wall", "added_ms", 100.0), timed=False),
+    Bench("P5/10", "policy of 10 modules", "p5_driver.py", ("10", "100000"), ("10", "2000"), **_P5),
+    Bench("P5/1000", "policy of 1,000 modules", "p5_driver.py", ("1000", "100000"), None, **_P5),
+    Bench("P5/10000", "policy of 10,000 modules", "p5_driver.py", ("10000", "100000"), None,
+          **_P5),
+    Bench("P6", "PyTorch Polynomial3 example", "examples/torch/pytorch_example.py", (), None,
+          Target("wall", "ratio", 1.03), timed=False, modes=("plain", "run", "trace"),
+          not_applicable="the original needs Debian's /usr/bin/python3.11 (the only local "
+                         "interpreter with USDT probes); torch is installed only in .venv-torch "
+                         "(pyenv 3.11.7, built without them)",
+          python=str(TORCH_PYTHON), stdout_timing=_p6_timing),
 )
 
 
 # --------------------------------------------------------------------------- modes
 #
 # A mode turns (workload, its argv) into a command. Adding a mode is one entry in
-# MODES: a command builder, optionally a check of its side outputs (which may also
+# MODES: a command builder, optionally a check of its outputs (which may also
 # return facts worth keeping, e.g. the trace's counters) and a one-off `prepare`
 # per benchmark (e.g. learn a policy) whose result is passed to every command.
+
+
+@dataclass
+class OrigEnv:
+    cli: str  # the venv's `secimport` script
+    python: str  # the interpreter, through a path whose last component is `python`
+    info: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -117,12 +211,14 @@ class Ctx:
     secimport: str
     timeout: float
     tmp: Path
+    orig: Optional[OrigEnv] = None
+    orig_timeout: float = 300.0
 
 
-# command(ctx, script, args, scratch, prepared) -> argv; scratch is a fresh dir per run
-CommandFn = Callable[[Ctx, Path, List[str], Path, dict], List[str]]
-# check(scratch) -> (error or None, facts)
-CheckFn = Callable[[Path], Tuple[Optional[str], dict]]
+# command(ctx, bench, script, args, scratch, prepared) -> argv; scratch is a fresh dir per run
+CommandFn = Callable[[Ctx, Bench, Path, List[str], Path, dict], List[str]]
+# check(scratch, stdout, stderr) -> (error or None, facts)
+CheckFn = Callable[[Path, str, str], Tuple[Optional[str], dict]]
 # prepare(ctx, bench, script, args, dir) -> dict handed to every command of that benchmark
 PrepareFn = Callable[[Ctx, Bench, Path, List[str], Path], dict]
 
@@ -130,27 +226,39 @@ PrepareFn = Callable[[Ctx, Bench, Path, List[str], Path], dict]
 @dataclass(frozen=True)
 class Mode:
     name: str
+    label: str  # column header
     about: str
     command: CommandFn
     check: Optional[CheckFn] = None
     prepare: Optional[PrepareFn] = None
-    uses_secimport: bool = True
+    family: str = "ours"  # "plain", "ours" (judged against the targets) or "orig"
+
+    @property
+    def uses_secimport(self) -> bool:
+        return self.family == "ours"
 
 
 def _tail(args: List[str]) -> List[str]:
     return ["--", *args] if args else []
 
 
-def _plain_cmd(ctx, script, args, scratch, prepared):
+def _sub(argv, cwd, timeout) -> Tuple[subprocess.CompletedProcess, float]:
+    t0 = time.perf_counter()
+    p = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=timeout, start_new_session=True)
+    return p, time.perf_counter() - t0
+
+
+def _plain_cmd(ctx, bench, script, args, scratch, prepared):
     return [ctx.python, str(script), *args]
 
 
-def _trace_cmd(ctx, script, args, scratch, prepared):
+def _trace_cmd(ctx, bench, script, args, scratch, prepared):
     return [ctx.secimport, "trace", "--python", ctx.python, "--entrypoint", str(script),
             "-o", str(scratch / "trace.json"), *_tail(args)]
 
 
-def _check_trace(scratch: Path):
+def _check_trace(scratch: Path, out: str, err: str):
     path = scratch / "trace.json"
     try:
         trace = json.loads(path.read_text())
@@ -162,35 +270,143 @@ def _check_trace(scratch: Path):
 def _run_prepare(ctx, bench, script, args, dir_):
     """Learn a policy from one traced run of the same workload, for `secimport run`."""
     policy = dir_ / "policy.yaml"
-    for argv in (_trace_cmd(ctx, script, args, dir_, {}),  # writes dir_/trace.json
-                 [ctx.secimport, "build", "--trace", str(dir_ / "trace.json"), "-o", str(policy)]):
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=ctx.timeout)
+    build = [ctx.secimport, "build", "--trace", str(dir_ / "trace.json"), "-o", str(policy)]
+    if bench.generate:  # P5: one policy entry per module, not one `p5mods.*` glob
+        build.append("--no-group")
+    facts = {}
+    for what, argv in (("trace", _trace_cmd(ctx, bench, script, args, dir_, {})), ("build", build)):
+        p, secs = _sub(argv, dir_, ctx.timeout)
+        facts[f"{what}_s"] = secs
         if p.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)}: exit {p.returncode}\n{p.stderr[-2000:]}")
-    return {"policy": policy}
+    try:
+        facts["policy_modules"] = len(json.loads(policy.with_suffix(".json").read_text())
+                                      ["spec"]["modules"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return {"policy": policy, "facts": facts}
 
 
-def _run_cmd(ctx, script, args, scratch, prepared):
+def _run_cmd(ctx, bench, script, args, scratch, prepared):
     return [ctx.secimport, "run", "--policy", str(prepared["policy"]), "--python", ctx.python,
             "--entrypoint", str(script), "--log-file", str(scratch / "violations.jsonl"),
             *_tail(args)]
 
 
-def _check_run(scratch: Path):
+def _check_run(scratch: Path, out: str, err: str):
     log = scratch / "violations.jsonl"
     n = len(log.read_text().splitlines()) if log.exists() else 0
     return None, {"violations": n}
 
 
+# The original's CLI runs bpftrace through os.system(), as
+#   bpftrace ... -c 'bash -c "PYTHON ENTRYPOINT"'
+# so the entry point (script and arguments) must be plain words.
+_PLAIN_WORD = re.compile(r"^[A-Za-z0-9_./+,=:@%-]+$")
+
+
+def _orig_entry(script: Path, args: List[str]) -> str:
+    words = [str(script), *args]
+    bad = [w for w in words if not _PLAIN_WORD.match(w)]
+    if bad:
+        raise RuntimeError(f"secimport 0.11 cannot pass these through its shell command: {bad}")
+    return " ".join(words)
+
+
+def _orig_errors(err: str) -> List[str]:
+    # bpftrace warns that it cannot raise RLIMIT_MEMLOCK (this sandbox withholds
+    # CAP_SYS_RESOURCE); BPF memory has been charged to cgroups since Linux 5.11,
+    # so that is harmless. Every other ERROR is not.
+    return [l for l in err.splitlines() if "ERROR" in l and "RLIMIT_MEMLOCK" not in l]
+
+
+def _orig_trace_cmd(ctx, bench, script, args, scratch, prepared):
+    return [ctx.orig.cli, "trace", "--entrypoint", _orig_entry(script, args),
+            "--python-interpreter", ctx.python, "--trace-log-file", str(scratch / "trace.log")]
+
+
+def _check_orig_trace(scratch: Path, out: str, err: str):
+    if _orig_errors(err):
+        return "bpftrace: " + " / ".join(_orig_errors(err)[:3]), {}
+    try:
+        text = (scratch / "trace.log").read_text(errors="replace")
+    except OSError as e:
+        return f"no trace.log: {e}", {}
+    n = text.count("@modules_syscalls[")
+    if not n:
+        return "trace.log has no @modules_syscalls entries", {}
+    return None, {"trace_entries": n}
+
+
+def _orig_run_prepare(ctx, bench, script, args, dir_):
+    """The original's own `trace` then `build` (writes dir_/sandbox.bt)."""
+    facts = {}
+    trace_args = list(args)
+    if bench.generate:
+        # P5: its trace attributes syscalls to a module only when CPython's rarely
+        # firing function__entry probe names it, so no trace yields a policy naming
+        # N modules. Trace the same program importing 10 modules, then add one
+        # entry per module file to the trace log, in its own format, and let its
+        # own `build` compile the policy (N + a few dozen modules).
+        trace_args = [args[0], "10", "1000"]
+    p, secs = _sub(_orig_trace_cmd(ctx, bench, script, trace_args, dir_, {}), dir_,
+                   ctx.orig_timeout)
+    facts["trace_s"] = secs
+    error, tf = _check_orig_trace(dir_, p.stdout, p.stderr)
+    if error:
+        raise RuntimeError(f"secimport 0.11 trace: {error}\n{p.stderr[-1500:]}")
+    if bench.generate:
+        mods = [script, *sorted((script.parent / "p5mods").glob("m*.py"))]
+        if max(len(str(m).encode()) for m in mods) > 63:
+            raise RuntimeError(f"module paths such as {mods[-1]} are longer than 63 bytes: "
+                               "the original's bpftrace strings hold 64 (use a shorter TMPDIR)")
+        with open(dir_ / "trace.log", "a") as fh:
+            for mod in mods:
+                fh.write(f"@modules_syscalls[{mod}, getppid]: 1\n")
+    p, secs = _sub([ctx.orig.cli, "build"], dir_, ctx.orig_timeout)
+    facts["build_s"] = secs
+    sandbox = dir_ / "sandbox.bt"
+    if p.returncode != 0 or not sandbox.exists():
+        raise RuntimeError(f"secimport 0.11 build: exit {p.returncode}, no sandbox.bt\n"
+                           f"{p.stderr[-1500:]}")
+    try:
+        facts["policy_modules"] = len(json.loads((dir_ / "policy.json").read_text()))
+    except (OSError, ValueError):
+        pass
+    text = sandbox.read_text(errors="replace")
+    facts["sandbox_bytes"] = len(text)
+    facts["sandbox_filter_entries"] = text.count("@syscalls_filters[") - text.count("clear(@syscalls_filters")
+    return {"sandbox": sandbox, "facts": facts}
+
+
+def _orig_run_cmd(ctx, bench, script, args, scratch, prepared):
+    return [ctx.orig.cli, "run", "--entrypoint", _orig_entry(script, args),
+            "--sandbox-executable", str(prepared["sandbox"]), "--python-interpreter", ctx.python]
+
+
+def _check_orig_run(scratch: Path, out: str, err: str):
+    if _orig_errors(err):
+        return "bpftrace: " + " / ".join(_orig_errors(err)[:3]), {}
+    if "Attaching" not in out:
+        return "bpftrace never attached its probes", {}
+    return None, {"violations": out.count("SECURITY PROFILE VIOLATED")}
+
+
 MODES: Dict[str, Mode] = {m.name: m for m in (
-    Mode("plain", "the interpreter alone (the baseline)", _plain_cmd, uses_secimport=False),
-    Mode("trace", "secimport trace -o TMP/trace.json", _trace_cmd, _check_trace),
-    # Opt-in (--modes plain,trace,run): policy learned per benchmark by `trace` + `build`.
-    Mode("run", "secimport run --policy (learned from one trace of the same workload)",
-         _run_cmd, _check_run, _run_prepare),
+    Mode("plain", "plain", "the interpreter alone (the baseline)", _plain_cmd, family="plain"),
+    Mode("run", "secimport run", "secimport run --policy P, P learned by one `secimport trace` + "
+         "`secimport build` of the same workload", _run_cmd, _check_run, _run_prepare),
+    Mode("orig-run", "0.11 run", f"secimport {ORIG_VERSION}'s own `run` with the sandbox.bt its "
+         "own `trace` + `build` made from the same workload", _orig_run_cmd, _check_orig_run,
+         _orig_run_prepare, family="orig"),
+    Mode("trace", "secimport trace", "secimport trace -o TMP/trace.json", _trace_cmd,
+         _check_trace),
+    Mode("orig-trace", "0.11 trace", f"secimport {ORIG_VERSION}'s own `trace`", _orig_trace_cmd,
+         _check_orig_trace, family="orig"),
 )}
-DEFAULT_MODES = ("plain", "trace")
+DEFAULT_MODES = ("plain", "run", "trace")
+ALL_MODES = ("plain", "run", "orig-run", "trace", "orig-trace")
+TABLE_GROUPS = (("run", "orig-run"), ("trace", "orig-trace"))
 
 
 # --------------------------------------------------------------------------- running
@@ -200,13 +416,15 @@ DEFAULT_MODES = ("plain", "trace")
 class Record:
     bench: str
     mode: str
-    rep: int  # -1 for warm-up runs
+    rep: int  # -1 for warm-up runs, -2 for the BPF statistics pass
     wall_s: Optional[float] = None
+    startup_s: Optional[float] = None
     rc: Optional[int] = None
     in_script: Optional[dict] = None
     child_cpu_s: Optional[Dict[str, float]] = None
     facts: dict = field(default_factory=dict)
     error: Optional[str] = None
+    timed_out: bool = False
     argv: Optional[List[str]] = None
 
 
@@ -220,11 +438,18 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def run_one(ctx: Ctx, bench: Bench, mode: Mode, rep: int, sizes: Tuple[str, ...],
             prepared: dict, keep: bool, on_start: Optional[Callable[[int], None]] = None) -> Record:
     rec = Record(bench.key, mode.name, rep)
-    scratch = Path(tempfile.mkdtemp(prefix=f"{bench.key}-{mode.name}-", dir=ctx.tmp))
+    scratch = Path(tempfile.mkdtemp(prefix=f"{bench.key.replace('/', '-')}-{mode.name}-",
+                                    dir=ctx.tmp))
     result_file = scratch / "result.json"
-    args = [str(result_file), *sizes] if bench.timed else []
-    rec.argv = mode.command(ctx, WORKLOADS / bench.script, args, scratch, prepared)
+    args = [str(result_file), *sizes] if bench.timed else list(sizes)
+    timeout = ctx.orig_timeout if mode.family == "orig" else ctx.timeout
+    try:
+        rec.argv = mode.command(ctx, bench, prepared["script"], args, scratch, prepared)
+    except RuntimeError as e:
+        rec.error = str(e)
+        return rec
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spawned = time.monotonic()  # the workloads' STARTED uses the same clock
     t0 = time.perf_counter()
     try:
         proc = subprocess.Popen(rec.argv, cwd=scratch, stdin=subprocess.DEVNULL,
@@ -236,13 +461,15 @@ def run_one(ctx: Ctx, bench: Bench, mode: Mode, rep: int, sizes: Tuple[str, ...]
     if on_start:
         on_start(proc.pid)
     try:
-        out, err = proc.communicate(timeout=ctx.timeout)
+        out_b, err_b = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        out, err = proc.communicate()
-        rec.error = f"timed out after {ctx.timeout:g} s"
+        out_b, err_b = proc.communicate()
+        rec.error, rec.timed_out = f"did not finish within {timeout:g} s (killed)", True
     rec.wall_s = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = (out_b or b"").decode(errors="replace")
+    err = (err_b or b"").decode(errors="replace")
     rec.rc = proc.returncode
     rec.child_cpu_s = {"user": ru1.ru_utime - ru0.ru_utime, "sys": ru1.ru_stime - ru0.ru_stime}
     if rec.error is None and proc.returncode != 0:
@@ -253,16 +480,24 @@ def run_one(ctx: Ctx, bench: Bench, mode: Mode, rep: int, sizes: Tuple[str, ...]
             float(rec.in_script["elapsed_s"]), float(rec.in_script["cpu_s"])
         except (OSError, ValueError, KeyError, TypeError) as e:
             rec.error = f"no usable timing in {result_file}: {e!r}"
+    if rec.error is None and bench.stdout_timing:
+        secs = bench.stdout_timing(out)
+        if secs is None:
+            rec.error = "the program did not print its timing"
+        else:
+            rec.in_script = {"elapsed_s": secs, "cpu_s": None}
+    if rec.in_script and rec.in_script.get("started_monotonic") is not None:
+        rec.startup_s = rec.in_script["started_monotonic"] - spawned
     if rec.error is None and mode.check:
-        rec.error, rec.facts = mode.check(scratch)
+        rec.error, rec.facts = mode.check(scratch, out, err)
     if rec.error:
-        text = (err or b"").decode(errors="replace").strip()
         rec.error += f"\n    command: {' '.join(rec.argv)}"
-        if text:
-            rec.error += "\n    stderr (tail):\n      " + "\n      ".join(text.splitlines()[-15:])
-        stdout = (out or b"").decode(errors="replace").strip()
-        if stdout:
-            rec.error += "\n    stdout (tail):\n      " + "\n      ".join(stdout.splitlines()[-5:])
+        if err.strip():
+            rec.error += "\n    stderr (tail):\n      " + "\n      ".join(
+                err.strip().splitlines()[-15:])
+        if out.strip():
+            rec.error += "\n    stdout (tail):\n      " + "\n      ".join(
+                out.strip().splitlines()[-5:])
     if not keep:
         shutil.rmtree(scratch, ignore_errors=True)
     return rec
@@ -334,7 +569,7 @@ def _prog_names(ids) -> Dict[int, str]:
 class FdinfoPoller(threading.Thread):
     """Samples /proc/PID/fdinfo of the BPF program fds held by the secimport process."""
 
-    def __init__(self, pid: int, interval: float = 0.05):
+    def __init__(self, pid: int, interval: float = 0.01):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.progs: Dict[int, dict] = {}
@@ -371,46 +606,43 @@ class FdinfoPoller(threading.Thread):
             self.stop.wait(self.interval)
 
 
-def bpf_stats_pass(ctx: Ctx, benches, modes, sizes_of, prepared, keep) -> dict:
+def bpf_stats_pass(jobs, sizes_of, keep) -> dict:
+    """jobs: (ctx, bench, mode, prepared) for every benchmark and mode of ours."""
     out = {"how": None, "runs": []}
     with BpfStats() as st:
         out["how"] = st.how
-        for bench in benches:
-            for mode in modes:
-                if not mode.uses_secimport:
-                    continue
-                pollers: List[FdinfoPoller] = []
+        for ctx, bench, mode, prepared in jobs:
+            pollers: List[FdinfoPoller] = []
 
-                def start(pid, pollers=pollers):
-                    p = FdinfoPoller(pid)
-                    p.start()
-                    pollers.append(p)
+            def start(pid, pollers=pollers):
+                p = FdinfoPoller(pid)
+                p.start()
+                pollers.append(p)
 
-                rec = run_one(ctx, bench, mode, -2, sizes_of(bench), prepared[(bench.key, mode.name)],
-                              keep, on_start=start)
-                for p in pollers:
-                    p.stop.set()
-                    p.join()
-                progs = []
-                traced = (rec.facts.get("counters") or {}).get("syscalls")
-                if pollers:
-                    p = pollers[0]
-                    for pid_, v in sorted(p.progs.items()):
-                        progs.append({"id": pid_, "name": p.names.get(pid_, f"prog {pid_}"),
-                                      **v, "ns_per_run": (v["run_time_ns"] / v["run_cnt"])
-                                      if v["run_cnt"] else None,
-                                      # The syscall hook runs for every process on the machine;
-                                      # charging all its time to the traced syscalls gives an
-                                      # upper bound of the cost of one traced syscall.
-                                      "ns_per_traced_syscall": v["run_time_ns"] / traced
-                                      if traced and "sys_enter" in p.names.get(pid_, "") else None})
-                out["runs"].append({"bench": bench.key, "mode": mode.name, "error": rec.error,
-                                    "in_script": rec.in_script, "facts": rec.facts,
-                                    "progs": progs})
-                print(f"  bpf-stats {bench.key} {mode.name}: "
-                      + ("FAILED" if rec.error else ", ".join(
-                          f"{x['name'].split()[0]} {x['ns_per_run']:.0f} ns×{x['run_cnt']:,}"
-                          for x in progs if x["run_cnt"])), file=sys.stderr)
+            rec = run_one(ctx, bench, mode, -2, sizes_of(bench), prepared, keep, on_start=start)
+            for p in pollers:
+                p.stop.set()
+                p.join()
+            progs = []
+            traced = (rec.facts.get("counters") or {}).get("syscalls")
+            if pollers:
+                p = pollers[0]
+                for pid_, v in sorted(p.progs.items()):
+                    progs.append({"id": pid_, "name": p.names.get(pid_, f"prog {pid_}"),
+                                  **v, "ns_per_run": (v["run_time_ns"] / v["run_cnt"])
+                                  if v["run_cnt"] else None,
+                                  # The syscall hook runs for every process on the machine;
+                                  # charging all its time to the traced syscalls gives an
+                                  # upper bound of the cost of one traced syscall.
+                                  "ns_per_traced_syscall": v["run_time_ns"] / traced
+                                  if traced and "sys_enter" in p.names.get(pid_, "") else None})
+            out["runs"].append({"bench": bench.key, "mode": mode.name, "error": rec.error,
+                                "in_script": rec.in_script, "facts": rec.facts,
+                                "progs": progs})
+            print(f"  bpf-stats {bench.key} {mode.name}: "
+                  + ("FAILED" if rec.error else ", ".join(
+                      f"{x['name'].split()[0]} {x['ns_per_run']:.0f} ns×{x['run_cnt']:,}"
+                      for x in progs if x["run_cnt"])), file=sys.stderr)
     return out
 
 
@@ -491,6 +723,126 @@ def git_info() -> Optional[str]:
     return head + (" + uncommitted changes" if dirty else "")
 
 
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+class SetupError(Exception):
+    pass
+
+
+def _log(msg: str) -> None:
+    print(f"bench.py: {msg}", file=sys.stderr)
+
+
+def build_ours() -> None:
+    cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
+    _log("cargo build --release -p secimport")
+    try:
+        p = subprocess.run([cargo, "build", "--release", "-p", "secimport"], cwd=REPO,
+                           stdout=sys.stderr, stdin=subprocess.DEVNULL, timeout=3600)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise SetupError(f"cargo build failed: {e}")
+    if p.returncode != 0:
+        raise SetupError(f"cargo build --release -p secimport: exit {p.returncode}")
+
+
+def python_link() -> Optional[str]:
+    """bench/.cache/bin/python -> /usr/bin/python3.11: Debian's interpreter, named `python`."""
+    if not os.access(DEBIAN_PYTHON, os.X_OK):
+        return None
+    PYTHON_LINK.parent.mkdir(parents=True, exist_ok=True)
+    if not (PYTHON_LINK.is_symlink() and os.readlink(PYTHON_LINK) == DEBIAN_PYTHON):
+        if PYTHON_LINK.is_symlink() or PYTHON_LINK.exists():
+            PYTHON_LINK.unlink()
+        PYTHON_LINK.symlink_to(DEBIAN_PYTHON)
+    return str(PYTHON_LINK)
+
+
+def _usdt_probes(binary: str) -> List[str]:
+    out = _cmd_out(["readelf", "-n", binary]) or ""
+    return re.findall(r"Provider: python\s+Name: (\S+)", out)
+
+
+def setup_orig() -> OrigEnv:
+    """Everything secimport 0.11 needs, installed or fixed where it is missing."""
+    info: dict = {"version": ORIG_VERSION, "setup": []}
+    link = python_link()
+    if link is None:
+        raise SetupError(f"{DEBIAN_PYTHON} not found: secimport 0.11 needs an interpreter "
+                         "built with USDT probes (Debian's python3.11 here)")
+    probes = _usdt_probes(DEBIAN_PYTHON)
+    info["usdt_probes"] = probes
+    if "function__entry" not in probes:
+        raise SetupError(f"{DEBIAN_PYTHON} has no python:function__entry USDT probe "
+                         f"(readelf -n lists: {', '.join(probes) or 'none'})")
+
+    if not shutil.which("bpftrace"):
+        for argv in (["apt-get", "install", "-y", "bpftrace"], ["apt-get", "update"],
+                     ["apt-get", "install", "-y", "bpftrace"]):
+            _log(" ".join(argv))
+            subprocess.run(argv, stdout=sys.stderr, stdin=subprocess.DEVNULL, timeout=900)
+            if shutil.which("bpftrace"):
+                info["setup"].append("installed Debian's bpftrace with apt-get")
+                break
+    if not shutil.which("bpftrace"):
+        raise SetupError("no bpftrace on PATH and `apt-get install -y bpftrace` did not provide one")
+    info["bpftrace"] = _cmd_out(["bpftrace", "--version"])
+
+    # bpftrace finds tracepoints (raw_syscalls:sys_enter) through tracefs; this
+    # machine boots without it mounted ("ERROR: tracepoint not found").
+    tp = "events/raw_syscalls/sys_enter"
+    if not any(Path(d, tp).exists() for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")):
+        _log("mount -t tracefs tracefs /sys/kernel/tracing (bpftrace needs it for tracepoints)")
+        subprocess.run(["mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"],
+                       stdout=sys.stderr, stderr=sys.stderr)
+        if not Path("/sys/kernel/tracing", tp).exists():
+            raise SetupError("tracefs is not mounted and `mount -t tracefs tracefs "
+                             "/sys/kernel/tracing` failed: bpftrace cannot find "
+                             "tracepoint:raw_syscalls:sys_enter")
+        info["setup"].append("mounted tracefs on /sys/kernel/tracing")
+
+    cli, vpy = ORIG_VENV / "bin" / "secimport", ORIG_VENV / "bin" / "python"
+    have = _cmd_out([str(vpy), "-c", "import importlib.metadata as m; print(m.version('secimport'))"]) \
+        if vpy.exists() else None
+    if have != ORIG_VERSION or not cli.exists():
+        _log(f"creating {ORIG_VENV.relative_to(REPO)}: {DEBIAN_PYTHON} -m venv, "
+             f"pip install secimport=={ORIG_VERSION}")
+        for argv in ([DEBIAN_PYTHON, "-m", "venv", "--clear", str(ORIG_VENV)],
+                     [str(vpy), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                      f"secimport=={ORIG_VERSION}"]):
+            try:
+                p = subprocess.run(argv, stdout=sys.stderr, stdin=subprocess.DEVNULL, timeout=900)
+            except (OSError, subprocess.SubprocessError) as e:
+                raise SetupError(f"{' '.join(argv)}: {e}")
+            if p.returncode != 0:
+                raise SetupError(f"{' '.join(argv)}: exit {p.returncode}")
+        info["setup"].append(f"created the venv and installed secimport=={ORIG_VERSION}")
+        have = _cmd_out([str(vpy), "-c",
+                         "import importlib.metadata as m; print(m.version('secimport'))"])
+    if have != ORIG_VERSION:
+        raise SetupError(f"secimport {ORIG_VERSION} is not importable from {ORIG_VENV}")
+    info["venv"] = str(ORIG_VENV)
+    info["interpreter"] = f"{link} -> {DEBIAN_PYTHON}"
+    return OrigEnv(str(cli), link, info)
+
+
+def torch_problem() -> Optional[str]:
+    """None if P6 can run, else why not."""
+    if not os.access(TORCH_PYTHON, os.X_OK):
+        return (f"{TORCH_PYTHON.relative_to(REPO)} not found (scripts/demo-torch.sh installs "
+                "torch there, a large download)")
+    try:
+        p = subprocess.run([str(TORCH_PYTHON), "-c", "import torch"], capture_output=True,
+                           text=True, timeout=300, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"cannot run {TORCH_PYTHON}: {e}"
+    if p.returncode != 0:
+        return f"torch does not import in .venv-torch: {p.stderr.strip().splitlines()[-1:]}"
+    return None
+
+
 # --------------------------------------------------------------------------- statistics
 
 
@@ -500,36 +852,38 @@ def _stats(values: List[float]) -> dict:
 
 
 METRICS = (  # key, label in the table, extractor from a Record
-    ("in_script", "in-script", lambda r: r.in_script and r.in_script["elapsed_s"]),
-    ("in_script_cpu", "in-script CPU", lambda r: r.in_script and r.in_script["cpu_s"]),
+    ("in_script", "in-script", lambda r: r.in_script and r.in_script.get("elapsed_s")),
+    ("in_script_cpu", "in-script CPU", lambda r: r.in_script and r.in_script.get("cpu_s")),
+    ("startup", "start-up", lambda r: r.startup_s),
     ("wall", "whole command", lambda r: r.wall_s),
 )
+ADDED_MS_METRICS = ("startup", "wall")  # compared as added milliseconds
 
 
 def summarize(bench: Bench, modes: List[Mode], recs: List[Record], judge: bool) -> dict:
     ok = [r for r in recs if r.bench == bench.key and r.rep >= 0 and r.error is None]
     summary: dict = {}
     for key, _label, get in METRICS:
-        if key != "wall" and not bench.timed:
-            continue
         per_mode = {m.name: [get(r) for r in ok if r.mode == m.name] for m in modes}
         per_mode = {k: [x for x in v if x is not None] for k, v in per_mode.items()}
         if not per_mode.get("plain"):
             continue
         entry: dict = {"modes": {k: _stats(v) for k, v in per_mode.items() if v}, "vs_plain": {}}
         base = entry["modes"]["plain"]["median"]
-        pairs = {}  # per-rep ratios, robust to drift between reps
+        pairs: Dict[int, dict] = {}  # per-rep ratios, robust to drift between reps
         for r in ok:
-            pairs.setdefault(r.rep, {})[r.mode] = get(r)
-        for m in modes[1:]:
-            if m.name not in entry["modes"]:
+            v = get(r)
+            if v is not None:
+                pairs.setdefault(r.rep, {})[r.mode] = v
+        for m in modes:
+            if m.family == "plain" or m.name not in entry["modes"]:
                 continue
             med = entry["modes"][m.name]["median"]
             paired = [p[m.name] / p["plain"] for p in pairs.values()
                       if p.get("plain") and p.get(m.name) is not None]
             cmp_ = {"ratio": med / base if base else None, "added_ms": (med - base) * 1e3,
                     "paired_ratio_median": statistics.median(paired) if paired else None}
-            if key == bench.target.metric:
+            if key == bench.target.metric and m.family == "ours":
                 value = cmp_[bench.target.kind]
                 cmp_["target"] = {"kind": bench.target.kind, "limit": bench.target.limit,
                                   "value": value,
@@ -537,7 +891,7 @@ def summarize(bench: Bench, modes: List[Mode], recs: List[Record], judge: bool) 
                                   if judge else "not judged"}
             entry["vs_plain"][m.name] = cmp_
         summary[key] = entry
-    # Parts of the in-script time (e.g. P1's calls and fib), JSON only.
+    # Parts of the in-script time (P1's calls and fib, P5's imports and loops), JSON only.
     parts: dict = {}
     for r in ok:
         for part, v in ((r.in_script or {}).get("parts") or {}).items():
@@ -549,20 +903,19 @@ def summarize(bench: Bench, modes: List[Mode], recs: List[Record], judge: bool) 
 
 
 def derived_costs(results: dict, modes: List[Mode]) -> dict:
-    """Added in-script µs per os.stat (P2, P3) and per extra frame (from both)."""
+    """Added in-script µs per os.stat (P2, P3) and per extra frame; P5 per os.getppid."""
     out: dict = {}
-    for m in modes[1:]:
-        per = {}
+    for m in modes:
+        if m.family == "plain":
+            continue
+        per: dict = {}
         for key in ("P2", "P3"):
             b = results.get(key)
-            if not b or "in_script" not in b["summary"]:
+            if not b or "in_script" not in b.get("summary", {}):
                 continue
             s = b["summary"]["in_script"]["modes"]
-            if m.name not in s:
-                continue
-            stats = b["workload"].get("stats")
-            depth = b["workload"].get("depth")
-            if stats:
+            stats, depth = b["workload"].get("stats"), b["workload"].get("depth")
+            if m.name in s and stats:
                 per[key] = {"added_us_per_syscall":
                             (s[m.name]["median"] - s["plain"]["median"]) / stats * 1e6,
                             "depth": depth}
@@ -571,6 +924,36 @@ def derived_costs(results: dict, modes: List[Mode]) -> dict:
             per["per_extra_frame_us"] = (
                 (per["P3"]["added_us_per_syscall"] - per["P2"]["added_us_per_syscall"])
                 / (per["P3"]["depth"] - per["P2"]["depth"]))
+        p5 = {}
+        for key, b in results.items():
+            if not key.startswith("P5") or "in_script" not in b.get("summary", {}):
+                continue
+            s = b["summary"]["in_script"]["modes"]
+            loop, n = b["workload"].get("loop"), b["workload"].get("modules")
+            if m.name not in s or not loop:
+                continue
+            row = {"modules": n,
+                   "plain_us_per_getppid": s["plain"]["median"] / loop * 1e6,
+                   "added_us_per_getppid": (s[m.name]["median"] - s["plain"]["median"]) / loop * 1e6}
+            parts = b["summary"].get("in_script_parts", {})
+            for part in ("import_s", "stat_loop_s"):
+                pm = parts.get(part, {})
+                if m.name in pm and "plain" in pm:
+                    row[f"added_ms_{part[:-2]}"] = (pm[m.name]["median"] - pm["plain"]["median"]) * 1e3
+            if "stat_loop_s" in parts and m.name in parts["stat_loop_s"]:
+                row["added_us_per_stat"] = row.pop("added_ms_stat_loop") * 1e3 / loop
+            su = b["summary"].get("startup", {}).get("vs_plain", {}).get(m.name)
+            if su:
+                row["added_ms_startup"] = su["added_ms"]
+            p5[key] = row
+        if len(p5) >= 2:
+            rows = sorted(p5.values(), key=lambda r: r["modules"] or 0)
+            lo, hi = rows[0]["added_us_per_getppid"], rows[-1]["added_us_per_getppid"]
+            # "Flat": the largest policy adds at most 0.25 µs or 25 % more per syscall.
+            p5["flat"] = {"smallest_us": lo, "largest_us": hi,
+                          "verdict": "flat" if hi - lo <= max(0.25, 0.25 * abs(lo)) else "NOT flat"}
+        if p5:
+            per["P5"] = p5
         if per:
             out[m.name] = per
     return out
@@ -589,9 +972,69 @@ def _cell(st: Optional[dict]) -> str:
     return f"{_ms(st['median'])} ({_ms(st['min'])}–{_ms(st['max'])})"
 
 
-def markdown(report: dict, modes: List[Mode]) -> str:
+def _ratio(x: Optional[float]) -> str:
+    if x is None:
+        return "—"
+    return f"{x:.3f}×" if x < 10 else f"{x:.1f}×"
+
+
+def _table(report: dict, group: List[Mode]) -> List[str]:
+    head = ["Bench", "Metric", "plain"]
+    for m in group:
+        head += [m.label, "× plain"]
+    ours = [m for m in group if m.family == "ours"]
+    if ours:
+        head += ["Target", "Result"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, b in report["benchmarks"].items():
+        title = f"**{key}** {b['title']}" + (f"<br>{b['sizes']}" if b.get("sizes") else "")
+        if b.get("skipped"):
+            lines.append("| " + " | ".join([title, "", f"skipped: {b['skipped']}"]
+                                           + [""] * (len(head) - 3)) + " |")
+            continue
+        applicable = b.get("modes", [])
+        if not any(m.name in applicable for m in group):
+            continue
+        first = True
+        for mkey, label, _get in METRICS:
+            entry = b["summary"].get(mkey)
+            if entry is None:
+                continue
+            row = [title if first else "", label, _cell(entry["modes"].get("plain"))]
+            verdicts = []
+            for m in group:
+                if m.name not in applicable:
+                    row += ["n/a" if first else "", ""]
+                    continue
+                st = entry["modes"].get(m.name)
+                if st is None:
+                    status = b.get("status", {}).get(m.name) or "no data"
+                    status = status if len(status) <= 70 else status[:67] + "…"
+                    row += [status if first else "—", "—"]
+                    continue
+                cmp_ = entry["vs_plain"].get(m.name, {})
+                row.append(_cell(st))
+                if mkey in ADDED_MS_METRICS:
+                    row.append(f"+{cmp_.get('added_ms', 0):,.0f} ms ({_ratio(cmp_.get('ratio'))})")
+                else:
+                    row.append(_ratio(cmp_.get("ratio")))
+                if "target" in cmp_:
+                    v = cmp_["target"]["verdict"]
+                    verdicts.append(f"{m.name}: {v}" if len(ours) > 1 else v)
+            if ours:
+                is_target = mkey == b["target"]["metric"]
+                text = ", ".join(verdicts)
+                row += [b["target"]["text"] if is_target else "",
+                        (f"**{text}**" if "MISS" in text else text) if is_target else ""]
+            lines.append("| " + " | ".join(row) + " |")
+            first = False
+    return lines
+
+
+def markdown(report: dict) -> str:
     mi, cfg, py = report["machine"], report["config"], report["python"]
-    others = [m.name for m in modes[1:]]
+    modes = [MODES[n] for n in cfg["modes"]]
+    orig = report.get("orig") or {}
     lines = [
         f"### {py['implementation']} {py['version']} "
         f"({'shared libpython' if py['shared_libpython'] else 'static'}) — {mi['date']}",
@@ -599,81 +1042,87 @@ def markdown(report: dict, modes: List[Mode]) -> str:
         f"- Machine: {mi['cpu_model']}, {mi['cpus']} CPUs ({mi['cpus_usable']} usable), "
         f"{mi['mem_gib']} GiB, {mi['kernel']} ({mi['arch']}); load average at start "
         + " ".join(f"{x:.2f}" for x in mi["loadavg_start"])
-        + (", at end " + " ".join(f"{x:.2f}" for x in mi["loadavg_end"]) if mi.get("loadavg_end") else ""),
+        + (", at end " + " ".join(f"{x:.2f}" for x in mi["loadavg_end"])
+           if mi.get("loadavg_end") else ""),
         f"- Interpreter under test: `{py['executable']}` ({py['compiler']}); harness Python "
         f"{mi['harness_python']}",
         f"- secimport: `{cfg['secimport']}` ({cfg.get('secimport_version') or '?'}, sha256 "
         f"{(cfg.get('secimport_sha256') or '?')[:12]}), "
         + (f"built from this repo at git {cfg['git']}" if cfg.get("git")
            else "(outside this repo: git revision unknown)"),
+    ]
+    if orig.get("unavailable"):
+        lines.append(f"- secimport {ORIG_VERSION} (the original): **not run: {orig['unavailable']}**")
+    elif orig:
+        lines.append(f"- secimport {orig.get('version')} (the original): venv `{orig.get('venv')}`, "
+                     f"{orig.get('bpftrace')}, interpreter `{orig.get('interpreter')}`"
+                     + (f"; set-up: {'; '.join(orig['setup'])}" if orig.get("setup") else ""))
+    lines += [
         f"- {cfg['reps']} interleaved repetitions (order alternates every repetition), "
-        f"{cfg['warmup']} warm-up run(s) each"
+        f"{cfg['warmup']} warm-up run(s) each; time-outs: {cfg['timeout']:g} s per command, "
+        f"{cfg['orig_timeout']:g} s for the original's"
         + ("; **quick smoke run: tiny sizes, targets not judged**" if cfg["quick"] else ""),
         "- Times in ms: median (min–max). *in-script*: the workload's hot loop "
-        "(perf_counter; *CPU* = process_time); *whole command*: wall time of the command, "
-        "start-up and shutdown included.",
+        "(perf_counter; *CPU* = process_time); *start-up*: command start → first line of the "
+        "script; *whole command*: wall time of the command, start-up and shutdown included. "
+        "Targets are judged for this secimport only.",
         "",
     ]
-    head = ["Bench", "Metric", "plain"]
-    for o in others:
-        head += [o, f"{o} / plain"]
-    head += ["Target", "Result"]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key, b in report["benchmarks"].items():
-        first = True
-        for mkey, label, _get in METRICS:
-            entry = b["summary"].get(mkey)
-            if entry is None:
-                continue
-            title = f"**{key}** {b['title']}" + (f"<br>{b['sizes']}" if b["sizes"] else "")
-            row = [title if first else "", label,
-                   _cell(entry["modes"].get("plain"))]
-            verdicts = []
-            for o in others:
-                cmp_ = entry["vs_plain"].get(o)
-                row.append(_cell(entry["modes"].get(o)))
-                if cmp_ is None:
-                    row.append("—")
-                    continue
-                ratio = f"{cmp_['ratio']:.3f}×" if cmp_["ratio"] is not None else "—"
-                if mkey == "wall":
-                    row.append(f"+{cmp_['added_ms']:,.0f} ms ({ratio})")
-                else:
-                    row.append(ratio)
-                if "target" in cmp_:
-                    v = cmp_["target"]["verdict"]
-                    verdicts.append(f"{o}: {v}" if len(others) > 1 else v)
-            is_target = mkey == b["target"]["metric"]
-            row += [b["target"]["text"] if is_target else "",
-                    ("**" + ", ".join(verdicts) + "**" if "MISS" in " ".join(verdicts)
-                     else ", ".join(verdicts)) if is_target else ""]
-            lines.append("| " + " | ".join(row) + " |")
-            first = False
-    lines.append("")
+    present = {m.name for m in modes}
+    groups = [[MODES[n] for n in g if n in present] for g in TABLE_GROUPS]
+    rest = [m for m in modes if m.family != "plain" and not any(m.name in g for g in TABLE_GROUPS)]
+    for group in [g for g in groups if g] + ([rest] if rest else []):
+        lines += _table(report, group) + [""]
+
     notes = []
     for key, b in report["benchmarks"].items():
+        if b.get("skipped"):
+            continue
         w = b["workload"]
         if w.get("depth"):
             notes.append(f"{key}: {w['depth']} Python frames on the stack at each os.stat.")
-        for o in others:
-            c = b.get("counters", {}).get(o)
+        if b.get("python"):
+            notes.append(f"{key} runs on its own interpreter `{b['python']['executable']}` "
+                         f"(CPython {b['python']['version']}).")
+        if b.get("not_applicable"):
+            notes.append(f"{key}: n/a — {b['not_applicable']}.")
+        for m in modes:
+            c = b.get("counters", {}).get(m.name)
             if c:
-                notes.append(f"{key} under {o}: {c.get('syscalls', 0):,} syscalls traced, "
+                notes.append(f"{key} under {m.name}: {c.get('syscalls', 0):,} syscalls traced, "
                              f"{c.get('stacks_walked', 0):,} stacks walked, "
                              f"{c.get('stacks_truncated', 0):,} truncated, "
                              f"{c.get('events_lost', 0):,} events lost (last run).")
-        for o in others:
-            v = b.get("violations", {}).get(o)
+            v = b.get("violations", {}).get(m.name)
             if v is not None:
-                notes.append(f"{key} under {o}: {v:,} violations logged (last run).")
-    for o, per in report.get("derived", {}).items():
+                notes.append(f"{key} under {m.name}: {v:,} violations reported (last run).")
+            pf = b.get("prepare", {}).get(m.name)
+            if pf:
+                notes.append(f"{key} {m.name} preparation: " + ", ".join(
+                    f"{k} {v:,.2f}" if isinstance(v, float) else f"{k} {v:,}"
+                    for k, v in pf.items()) + ".")
+    for mname, per in report.get("derived", {}).items():
         for key in ("P2", "P3"):
             if key in per:
-                notes.append(f"{o}: {per[key]['added_us_per_syscall']:+.2f} µs per os.stat in-script "
-                             f"at {per[key]['depth']} frames ({key}).")
+                notes.append(f"{mname}: {per[key]['added_us_per_syscall']:+.2f} µs per os.stat "
+                             f"in-script at {per[key]['depth']} frames ({key}).")
         if "per_extra_frame_us" in per:
-            notes.append(f"{o}: {per['per_extra_frame_us'] * 1e3:+.0f} ns per extra frame "
+            notes.append(f"{mname}: {per['per_extra_frame_us'] * 1e3:+.0f} ns per extra frame "
                          "((P3 − P2) / depth difference).")
+        for key, row in per.get("P5", {}).items():
+            if key == "flat":
+                notes.append(f"{mname}: P5 per-syscall cost from the smallest to the largest "
+                             f"policy {row['smallest_us']:+.2f} → {row['largest_us']:+.2f} µs per "
+                             f"os.getppid: **{row['verdict']}** (flat: ≤ +0.25 µs or +25 %).")
+                continue
+            notes.append(f"{mname} {key}: {row['added_us_per_getppid']:+.2f} µs per os.getppid "
+                         f"(plain {row['plain_us_per_getppid']:.2f} µs)"
+                         + (f", {row['added_us_per_stat']:+.2f} µs per os.stat"
+                            if "added_us_per_stat" in row else "")
+                         + (f", imports {row['added_ms_import']:+,.0f} ms"
+                            if "added_ms_import" in row else "")
+                         + (f", start-up {row['added_ms_startup']:+,.0f} ms"
+                            if "added_ms_startup" in row else "") + ".")
     if notes:
         lines += ["- " + n for n in notes] + [""]
     bs = report.get("bpf_stats")
@@ -697,15 +1146,23 @@ def markdown(report: dict, modes: List[Mode]) -> str:
                              f"{p['run_time_ns'] / 1e6:,.1f} | {p['ns_per_run']:,.0f} | "
                              + (f"{per:,.0f} |" if per else "|"))
         lines.append("")
+    if report.get("orig_problems"):
+        lines += [f"The original ({ORIG_VERSION}):", ""]
+        for p in report["orig_problems"]:
+            lines.append(f"- {p['bench']} {p['mode']} (rep {p['rep']}): "
+                         + p["error"].splitlines()[0])
+        lines.append("")
     if report["failures"]:
-        lines += [f"**{len(report['failures'])} run(s) failed** — see stderr / JSON.", ""]
+        lines += [f"**{len(report['failures'])} run(s) of plain or this secimport failed** — "
+                  "see stderr / JSON.", ""]
     return "\n".join(lines)
 
 
 def dump_json(report: dict) -> str:
     """Indented, except one line per run (there are hundreds)."""
-    head = json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=2)
-    runs = ",\n    ".join(json.dumps(r, separators=(",", ":")) for r in report["runs"])
+    head = json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=2, default=str)
+    runs = ",\n    ".join(json.dumps(r, separators=(",", ":"), default=str)
+                          for r in report["runs"])
     return head[:-2] + ',\n  "runs": [\n    ' + runs + "\n  ]\n}\n"
 
 
@@ -713,38 +1170,60 @@ def dump_json(report: dict) -> str:
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="Benchmarks: " + "; ".join(
-                                     f"{b.key} {b.title} (target {b.target.describe()})"
-                                     for b in BENCHES)
-                                 + ". Modes: " + "; ".join(f"{m.name}: {m.about}"
-                                                           for m in MODES.values()) + ".")
-    ap.add_argument("--python", default=DEFAULT_PYTHON,
-                    help="interpreter to benchmark (shims are resolved) [%(default)s]")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Benchmarks: " + "; ".join(f"{b.key} {b.title} (target {b.target.describe()})"
+                                          for b in BENCHES)
+        + ". Modes: " + "; ".join(f"{m.name}: {m.about}" for m in MODES.values()) + ".")
+    ap.add_argument("--all", action="store_true",
+                    help="the published run: build secimport, set up the original, every "
+                         "benchmark with modes " + ",".join(ALL_MODES) + ", 5 reps, BPF "
+                         "statistics, results in bench/results/<date>-all.{json,md}")
+    ap.add_argument("--python", default=None,
+                    help=f"interpreter to benchmark (shims are resolved) [{DEFAULT_PYTHON}; with "
+                         f"the original's modes: {PYTHON_LINK.relative_to(REPO)} -> {DEBIAN_PYTHON}]")
     ap.add_argument("--secimport", default=None,
                     help=f"secimport binary [{DEFAULT_SECIMPORT.relative_to(REPO)} in the repo]")
-    ap.add_argument("--reps", type=int, default=None, help="repetitions [7; --quick: 2]")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions [7; --all: 5; --quick: 2]")
     ap.add_argument("--warmup", type=int, default=None,
                     help="untimed runs of every benchmark and mode first [1; --quick: 0]")
-    ap.add_argument("--only", default=None, help="comma-separated benchmarks, e.g. P1,P3")
-    ap.add_argument("--modes", default=",".join(DEFAULT_MODES),
-                    help="comma-separated modes compared with plain [%(default)s]")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated benchmarks, e.g. P1,P3 (P5 selects P5/10, P5/1000, "
+                         "P5/10000)")
+    ap.add_argument("--modes", default=None,
+                    help="comma-separated modes compared with plain [" + ",".join(DEFAULT_MODES)
+                         + "; --all: " + ",".join(ALL_MODES) + "]")
     ap.add_argument("--quick", action="store_true",
-                    help="smoke test: tiny sizes, 2 reps, targets not judged, < 30 s; "
-                         "exits non-zero if any run fails")
+                    help="smoke test: tiny sizes, P1-P4 and P5/10, 2 reps, targets not judged, "
+                         "< 60 s; exits non-zero if any run fails")
     ap.add_argument("--json", default=None,
-                    help="write results here (default bench/results.json; --quick: none); "
-                         "'-' for none")
+                    help="write results here (default bench/results.json; --all: "
+                         "bench/results/<date>-all.json; --quick: none); '-' for none")
     ap.add_argument("--bpf-stats", action="store_true",
                     help="afterwards, one extra run per benchmark with kernel BPF run-time "
-                         "accounting on, reporting ns per program run")
+                         "accounting on, reporting ns per program run (on with --all)")
     ap.add_argument("--timeout", type=float, default=None,
                     help="seconds per command [600; --quick: 60]")
+    ap.add_argument("--orig-timeout", type=float, default=300.0,
+                    help="seconds per command of the original (its trace, build, run); a "
+                         "benchmark that times out once is not run again [%(default)g]")
     ap.add_argument("--keep-temp", action="store_true", help="keep traces and results")
     ap.add_argument("--from-json", metavar="FILE",
                     help="run nothing: print the markdown report of an earlier --json file")
     return ap.parse_args(argv)
+
+
+def _select_benches(a) -> List[Bench]:
+    benches = [b for b in BENCHES if not a.quick or b.quick_args is not None]
+    if a.only:
+        want = [k.strip().upper() for k in a.only.split(",") if k.strip()]
+        known = {b.key for b in BENCHES} | {b.key.split("/")[0] for b in BENCHES}
+        unknown = sorted(set(want) - known)
+        if unknown:
+            raise SystemExit(f"bench.py: unknown benchmark(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(b.key for b in BENCHES)}")
+        benches = [b for b in benches if b.key in want or b.key.split("/")[0] in want]
+    return benches
 
 
 def main(argv=None) -> int:
@@ -754,113 +1233,191 @@ def main(argv=None) -> int:
         if report.get("schema") != SCHEMA:
             print(f"bench.py: {a.from_json} is not a {SCHEMA} file", file=sys.stderr)
             return 2
-        print(markdown(report, [MODES[n] for n in report["config"]["modes"]]))
+        print(markdown(report))
         return 0
-    reps = a.reps if a.reps is not None else (2 if a.quick else 7)
+    if a.all and a.quick:
+        print("bench.py: --all and --quick exclude each other", file=sys.stderr)
+        return 2
+    reps = a.reps if a.reps is not None else (2 if a.quick else 5 if a.all else 7)
     warmup = a.warmup if a.warmup is not None else (0 if a.quick else 1)
     timeout = a.timeout if a.timeout is not None else (60.0 if a.quick else 600.0)
     if reps < 1 or warmup < 0:
         print("bench.py: --reps must be >= 1 and --warmup >= 0", file=sys.stderr)
         return 2
-
-    benches = list(BENCHES)
-    if a.only:
-        want = [k.strip().upper() for k in a.only.split(",") if k.strip()]
-        unknown = sorted(set(want) - {b.key for b in BENCHES})
-        if unknown:
-            print(f"bench.py: unknown benchmark(s) {', '.join(unknown)}; "
-                  f"known: {', '.join(b.key for b in BENCHES)}", file=sys.stderr)
-            return 2
-        benches = [b for b in BENCHES if b.key in want]
-    names = ["plain"] + [n.strip() for n in a.modes.split(",") if n.strip() and n.strip() != "plain"]
+    try:
+        benches = _select_benches(a)
+    except SystemExit as e:
+        print(e, file=sys.stderr)
+        return 2
+    names = ["plain"] + [n.strip() for n in (a.modes or ",".join(
+        ALL_MODES if a.all else DEFAULT_MODES)).split(",") if n.strip() and n.strip() != "plain"]
     bad = [n for n in names if n not in MODES]
     if bad or len(names) < 2:
         print(f"bench.py: --modes needs at least one of {', '.join(k for k in MODES if k != 'plain')}"
               + (f"; unknown: {', '.join(bad)}" if bad else ""), file=sys.stderr)
         return 2
     modes = [MODES[n] for n in dict.fromkeys(names)]
+    bpf_stats = a.bpf_stats or a.all
 
+    if os.geteuid() != 0 and (any(m.family != "plain" for m in modes) or bpf_stats):
+        print("bench.py: secimport (and the original, and --bpf-stats) need root (BPF); "
+              "run as root", file=sys.stderr)
+        return 2
     secimport = Path(a.secimport).resolve() if a.secimport else DEFAULT_SECIMPORT
     if any(m.uses_secimport for m in modes):
+        if a.all and not a.secimport:
+            try:
+                build_ours()
+            except SetupError as e:
+                print(f"bench.py: {e}", file=sys.stderr)
+                return 2
         if not os.access(secimport, os.X_OK):
             print(f"bench.py: no secimport binary at {secimport} "
                   "(cargo build --release -p secimport, or --secimport PATH)", file=sys.stderr)
             return 2
-        if os.geteuid() != 0:
-            print("bench.py: secimport needs root (BPF); run as root", file=sys.stderr)
-            return 2
-    if a.bpf_stats and os.geteuid() != 0:
-        print("bench.py: --bpf-stats needs root", file=sys.stderr)
-        return 2
 
+    # The original: set it up, or say why it cannot run and go on without it.
+    orig_env, orig_info = None, None
+    if any(m.family == "orig" for m in modes):
+        try:
+            orig_env = setup_orig()
+            orig_info = orig_env.info
+        except (SetupError, OSError, subprocess.SubprocessError) as e:
+            orig_info = {"version": ORIG_VERSION, "unavailable": str(e)}
+            _log(f"secimport {ORIG_VERSION} cannot run here: {e}")
+            modes = [m for m in modes if m.family != "orig"]
+            if len(modes) < 2:
+                return 2
+    python = a.python or (python_link() if orig_env else None) or DEFAULT_PYTHON
+    if orig_env and Path(python).name != "python":
+        print(f"bench.py: secimport {ORIG_VERSION}'s trace keeps only processes named `python`: "
+              f"use --python {PYTHON_LINK} (or another path named python)", file=sys.stderr)
+        return 2
     try:
-        py = probe_python(a.python)
+        py = probe_python(python)
     except SystemExit as e:
         print(e, file=sys.stderr)
         return 2
+    skipped: Dict[str, str] = {}
+    bench_py: Dict[str, dict] = {}
+    for b in benches:
+        if b.key == "P6":
+            problem = torch_problem()
+            if problem:
+                skipped[b.key] = problem
+                _log(f"P6 skipped: {problem}")
+                continue
+        if b.python:
+            try:
+                bench_py[b.key] = probe_python(b.python)
+            except SystemExit as e:
+                skipped[b.key] = str(e)
     machine = machine_info()
-    json_path = None if a.json == "-" else Path(a.json) if a.json else (None if a.quick else DEFAULT_JSON)
+    date = machine["date"][:10]
+    if a.json == "-":
+        json_path = None
+    elif a.json:
+        json_path = Path(a.json)
+    elif a.all:
+        json_path = RESULTS / f"{date}-all.json"
+    else:
+        json_path = None if a.quick else DEFAULT_JSON
     sizes_of = (lambda b: b.quick_args) if a.quick else (lambda b: b.args)
+    run_benches = [b for b in benches if b.key not in skipped]
 
     with tempfile.TemporaryDirectory(prefix="secimport-bench-") as tmp_s:
         tmp = Path(tmp_s)
         if a.keep_temp:
             tmp = Path(tempfile.mkdtemp(prefix="secimport-bench-kept-"))
-            print(f"bench.py: keeping temporary files in {tmp}", file=sys.stderr)
-        ctx = Ctx(py["executable"], str(secimport), timeout, tmp)
-        print(f"bench.py: {py['implementation']} {py['version']} at {ctx.python}; "
-              f"benchmarks {','.join(b.key for b in benches)}; modes {','.join(m.name for m in modes)}; "
-              f"{reps} reps{' (quick)' if a.quick else ''}", file=sys.stderr)
+            _log(f"keeping temporary files in {tmp}")
+        ctx = Ctx(py["executable"], str(secimport), timeout, tmp, orig_env, a.orig_timeout)
+        _log(f"{py['implementation']} {py['version']} at {ctx.python}; "
+             f"benchmarks {','.join(b.key for b in run_benches)}; "
+             f"modes {','.join(m.name for m in modes)}; {reps} reps{' (quick)' if a.quick else ''}")
 
-        failures: List[Record] = []
+        failures: List[Record] = []  # plain and ours: these make the exit status 1
+        orig_problems: List[Record] = []
         recs: List[Record] = []
         prepared: Dict[Tuple[str, str], dict] = {}
-        for b in benches:
+        ctx_of: Dict[str, Ctx] = {}
+        dead: Dict[Tuple[str, str], str] = {}  # (bench, mode) -> why it is not run again
+
+        def problem(r: Record, mode: Mode) -> None:
+            (orig_problems if mode.family == "orig" else failures).append(r)
+
+        for b in run_benches:
+            bctx = dataclasses.replace(ctx, python=bench_py[b.key]["executable"]) \
+                if b.key in bench_py else ctx
+            ctx_of[b.key] = bctx
+            script = b.script_path()
+            if b.generate:
+                # A short path: the original's bpftrace strings hold at most 64 bytes, and
+                # its policy names modules by file path.
+                gdir = tmp / f"g{b.key.split('/')[-1]}"
+                gdir.mkdir()
+                t0 = time.perf_counter()
+                script = b.generate(gdir, sizes_of(b))
+                _log(f"{b.key}: generated {script.parent} in {time.perf_counter() - t0:.1f} s")
             for m in modes:
-                state: dict = {}
+                if not b.applies(m):
+                    continue
+                state: dict = {"script": script}
                 if m.prepare:
-                    d = Path(tempfile.mkdtemp(prefix=f"prep-{b.key}-{m.name}-", dir=tmp))
+                    d = Path(tempfile.mkdtemp(prefix=f"prep-{b.key.replace('/', '-')}-{m.name}-",
+                                              dir=tmp))
+                    args = [str(d / "result.json"), *sizes_of(b)] if b.timed else list(sizes_of(b))
+                    t0 = time.perf_counter()
                     try:
-                        state = m.prepare(ctx, b, WORKLOADS / b.script,
-                                          [str(d / "result.json"), *sizes_of(b)] if b.timed else [], d)
+                        state.update(m.prepare(bctx, b, script, args, d))
+                        _log(f"  {b.key} {m.name}: prepared in {time.perf_counter() - t0:.1f} s "
+                             f"{state.get('facts', '')}")
                     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-                        r = Record(b.key, m.name, -3, error=f"prepare failed: {e}")
-                        failures.append(r)
-                        print(f"  {b.key} {m.name}: prepare FAILED\n    {r.error}", file=sys.stderr)
+                        msg = (f"did not finish within {e.timeout:g} s (preparing: {e.cmd[:2]})"
+                               if isinstance(e, subprocess.TimeoutExpired) else
+                               f"prepare failed: {e}")
+                        r = Record(b.key, m.name, -3, error=msg)
+                        problem(r, m)
+                        dead[(b.key, m.name)] = msg.splitlines()[0]
+                        _log(f"  {b.key} {m.name}: prepare FAILED\n    {msg}")
                 prepared[(b.key, m.name)] = state
-        broken = {(r.bench, r.mode) for r in failures}
 
         def do(b: Bench, m: Mode, rep: int) -> None:
-            if (b.key, m.name) in broken:
+            if (b.key, m.name) in dead or not b.applies(m):
                 return
-            r = run_one(ctx, b, m, rep, sizes_of(b), prepared[(b.key, m.name)], a.keep_temp)
+            r = run_one(ctx_of[b.key], b, m, rep, sizes_of(b), prepared[(b.key, m.name)],
+                        a.keep_temp)
             recs.append(r)
             tag = "warm-up" if rep < 0 else f"rep {rep + 1}/{reps}"
             if r.error:
-                failures.append(r)
-                print(f"  {tag} {b.key} {m.name}: FAILED: {r.error}", file=sys.stderr)
+                problem(r, m)
+                if r.timed_out:
+                    dead[(b.key, m.name)] = r.error.splitlines()[0]
+                _log(f"  {tag} {b.key} {m.name}: FAILED: {r.error}")
             else:
                 ins = f", in-script {_ms(r.in_script['elapsed_s'])} ms" if r.in_script else ""
-                print(f"  {tag} {b.key} {m.name}: wall {_ms(r.wall_s)} ms{ins}", file=sys.stderr)
+                su = f", start-up {_ms(r.startup_s)} ms" if r.startup_s is not None else ""
+                _log(f"  {tag} {b.key} {m.name}: wall {_ms(r.wall_s)} ms{ins}{su}")
 
         for _ in range(warmup):
-            for b in benches:
+            for b in run_benches:
                 for m in modes:
                     do(b, m, -1)
         for rep in range(reps):
             order = modes if rep % 2 == 0 else modes[::-1]
-            for b in benches:
+            for b in run_benches:
                 for m in order:
                     do(b, m, rep)
 
         bpf = None
-        if a.bpf_stats:
-            print("bench.py: BPF run-time statistics pass", file=sys.stderr)
+        if bpf_stats:
+            _log("BPF run-time statistics pass")
+            jobs = [(ctx_of[b.key], b, m, prepared[(b.key, m.name)]) for b in run_benches
+                    for m in modes if m.uses_secimport and b.applies(m)
+                    and (b.key, m.name) not in dead]
             try:
-                bpf = bpf_stats_pass(ctx, benches, modes, sizes_of, prepared,
-                                     a.keep_temp)
+                bpf = bpf_stats_pass(jobs, sizes_of, a.keep_temp)
             except OSError as e:
-                print(f"bench.py: cannot enable BPF statistics: {e}", file=sys.stderr)
+                _log(f"cannot enable BPF statistics: {e}")
             if bpf:
                 for r in bpf["runs"]:
                     if r["error"]:
@@ -870,6 +1427,19 @@ def main(argv=None) -> int:
     results: dict = {}
     for b in benches:
         sizes = sizes_of(b)
+        entry: dict = {"title": b.title, "script": str(b.script_path().relative_to(REPO)),
+                       "args": list(sizes), "sizes": b.describe_sizes(sizes),
+                       "target": {"metric": b.target.metric, "kind": b.target.kind,
+                                  "limit": b.target.limit, "text": b.target.describe()},
+                       "modes": [m.name for m in modes if b.applies(m)]}
+        if b.not_applicable and any(not b.applies(m) for m in modes):
+            entry["not_applicable"] = b.not_applicable
+        if b.key in skipped:
+            entry["skipped"] = skipped[b.key]
+            results[b.key] = entry
+            continue
+        if b.key in bench_py:
+            entry["python"] = bench_py[b.key]
         last_ok = {}
         for r in recs:
             if r.bench == b.key and r.error is None:
@@ -877,23 +1447,35 @@ def main(argv=None) -> int:
         workload = {}
         if "plain" in last_ok and last_ok["plain"].in_script:
             workload = {k: v for k, v in last_ok["plain"].in_script.items()
-                        if k not in ("elapsed_s", "cpu_s", "parts")}
-        results[b.key] = {
-            "title": b.title, "script": f"bench/workloads/{b.script}", "args": list(sizes),
-            "sizes": b.describe_sizes(sizes), "workload": workload,
-            "target": {"metric": b.target.metric, "kind": b.target.kind,
-                       "limit": b.target.limit, "text": b.target.describe()},
-            "summary": summarize(b, modes, recs, judge=not a.quick),
+                        if k not in ("elapsed_s", "cpu_s", "parts", "started_monotonic")}
+        status = {}
+        for m in modes:
+            if not b.applies(m):
+                continue
+            if (b.key, m.name) in dead:
+                status[m.name] = dead[(b.key, m.name)]
+            elif m.name not in last_ok:
+                errs = [r.error for r in recs if r.bench == b.key and r.mode == m.name and r.error]
+                status[m.name] = ("failed: " + errs[0].splitlines()[0]) if errs else "not run"
+        entry.update({
+            "workload": workload,
+            "summary": summarize(b, [m for m in modes if b.applies(m)], recs, judge=not a.quick),
+            "status": status,
             "counters": {m: r.facts["counters"] for m, r in last_ok.items()
                          if r.facts.get("counters")},
             "violations": {m: r.facts["violations"] for m, r in last_ok.items()
                            if "violations" in r.facts},
-        }
+            "prepare": {m.name: prepared.get((b.key, m.name), {}).get("facts")
+                        for m in modes if prepared.get((b.key, m.name), {}).get("facts")},
+        })
+        results[b.key] = entry
     report = {
         "schema": SCHEMA,
         "machine": machine,
         "python": py,
-        "config": {"reps": reps, "warmup": warmup, "quick": a.quick,
+        "orig": orig_info,
+        "config": {"reps": reps, "warmup": warmup, "quick": a.quick, "all": a.all,
+                   "timeout": timeout, "orig_timeout": a.orig_timeout,
                    "modes": [m.name for m in modes], "benchmarks": [b.key for b in benches],
                    "secimport": str(secimport),
                    "secimport_version": _cmd_out([str(secimport), "--version"])
@@ -909,16 +1491,24 @@ def main(argv=None) -> int:
                  for r in recs],
         "failures": [{"bench": r.bench, "mode": r.mode, "rep": r.rep, "error": r.error}
                      for r in failures],
+        "orig_problems": [{"bench": r.bench, "mode": r.mode, "rep": r.rep, "error": r.error}
+                          for r in orig_problems],
     }
-    print(markdown(report, modes))
+    text = markdown(report)
+    print(text)
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(dump_json(report))
-        print(f"bench.py: results written to {json_path}", file=sys.stderr)
+        _log(f"results written to {json_path}")
+        if a.all:
+            json_path.with_suffix(".md").write_text(text + "\n")
+            _log(f"report written to {json_path.with_suffix('.md')}")
+    if orig_problems:
+        _log(f"{len(orig_problems)} run(s) of the original did not succeed (reported, not an error)")
     if failures:
-        print(f"bench.py: {len(failures)} run(s) failed", file=sys.stderr)
+        _log(f"{len(failures)} run(s) failed")
         for r in failures:
-            print(f"  {r.bench} {r.mode} rep {r.rep}: {r.error.splitlines()[0]}", file=sys.stderr)
+            _log(f"  {r.bench} {r.mode} rep {r.rep}: {r.error.splitlines()[0]}")
         return 1
     return 0
 

@@ -7,9 +7,12 @@ the in-script timings as JSON to RESULT_JSON (not stdout: the tracer passes the
 script's stdout through, and a file cannot be mixed up with anything else).
 """
 
+import time
+
+STARTED = time.monotonic()  # start-up: the harness compares it with its spawn time
+
 import json
 import sys
-import time
 
 
 def inc(x):
@@ -37,6 +40,7 @@ def main():
     assert x == n_calls
     result = {
         "workload": "p1_calls",
+        "started_monotonic": STARTED,
         "elapsed_s": t2 - t0,
         "cpu_s": c2 - c0,
         "parts": {"calls_s": t1 - t0, "fib_s": t2 - t1},

@@ -6,10 +6,13 @@ Calls os.stat COUNT times from a function called by the module (2 Python
 frames on the stack) and writes the in-script timing as JSON to RESULT_JSON.
 """
 
+import time
+
+STARTED = time.monotonic()  # start-up: the harness compares it with its spawn time
+
 import json
 import os
 import sys
-import time
 
 
 def depth():
@@ -32,7 +35,8 @@ def main():
     out, n = sys.argv[1], int(sys.argv[2])
     elapsed, cpu, d = hot(n, "/")
     with open(out, "w") as fh:
-        json.dump({"workload": "p2_stat_shallow", "elapsed_s": elapsed, "cpu_s": cpu,
+        json.dump({"workload": "p2_stat_shallow", "started_monotonic": STARTED,
+                   "elapsed_s": elapsed, "cpu_s": cpu,
                    "stats": n, "depth": d}, fh)
 
 

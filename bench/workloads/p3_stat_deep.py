@@ -7,10 +7,13 @@ own frame), then calls os.stat COUNT times from there and writes the in-script
 timing, and the depth actually measured, as JSON to RESULT_JSON.
 """
 
+import time
+
+STARTED = time.monotonic()  # start-up: the harness compares it with its spawn time
+
 import json
 import os
 import sys
-import time
 
 
 def depth():
@@ -43,7 +46,8 @@ def main():
     if d != want:
         sys.exit(f"p3_stat_deep: wanted {want} frames at the syscall, got {d}")
     with open(out, "w") as fh:
-        json.dump({"workload": "p3_stat_deep", "elapsed_s": elapsed, "cpu_s": cpu,
+        json.dump({"workload": "p3_stat_deep", "started_monotonic": STARTED,
+                   "elapsed_s": elapsed, "cpu_s": cpu,
                    "stats": n, "depth": d}, fh)
 
 
