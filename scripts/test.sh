@@ -13,12 +13,21 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 2
 fi
 
+log=$(mktemp -d /tmp/secimport-test.XXXXXX)
+trap 'rm -rf "$log"' EXIT
+
 echo "==> cargo test (workspace)" >&2
-cargo test --workspace --release
+cargo test --workspace --release 2>&1 | tee "$log/cargo.txt"
 
 echo "==> Python package: wheel built, installed in a fresh venv, pytest there" >&2
-./scripts/test-python.sh
+./scripts/test-python.sh 2>&1 | tee "$log/pytest.txt"
 
 echo "==> benchmark smoke run (sizes tiny, targets not judged)" >&2
 cargo build --release -p secimport
-python3 bench/bench.py --quick --secimport ./target/release/secimport --json "$(mktemp -d)/bench.json"
+python3 bench/bench.py --quick --secimport ./target/release/secimport --json "$log/bench.json"
+
+# One closing line for the whole suite (any failure above already stopped it).
+rust=$(grep -E '^test result: ok\.' "$log/cargo.txt" | awk '{s += $4} END {print s + 0}')
+py=$(grep -E '^[0-9]+ passed' "$log/pytest.txt" | tail -1 | awk '{print $1 + 0}')
+echo "secimport: Rust $rust passed, Python ${py:-0} passed, benchmark smoke run ok"
+echo "tests: $((rust + ${py:-0})) passed, 0 failed"
