@@ -183,6 +183,20 @@ pub fn wait_status_code(status: i32) -> i32 {
     }
 }
 
+/// Whether `pid` still runs (a zombie has finished: it makes no more syscalls).
+pub fn is_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which may itself contain ')'.
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
 /// SIGKILLs each pid (processes of the tree that outlived the supervision).
 pub fn kill_all(pids: &[u32]) {
     for &p in pids {

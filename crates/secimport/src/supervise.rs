@@ -54,19 +54,6 @@ impl Subject {
     }
 }
 
-/// Still running (a zombie has finished).
-fn running(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
-}
-
 /// Runs or follows the target in `sandbox`; `on_event` sees every event as
 /// it arrives.
 pub fn supervise(
@@ -241,7 +228,7 @@ pub fn supervise(
                 if let Some(status) = exit_event {
                     break launcher::wait_status_code(status);
                 }
-                if !running(*pid) {
+                if !launcher::is_running(*pid) {
                     // Gone without an exit event (lost): its status is unknown.
                     break procs.get(pid).and_then(|p| p.exit_status).unwrap_or(0);
                 }

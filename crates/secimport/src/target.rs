@@ -19,6 +19,36 @@ pub struct Target {
     pub import_roots: Vec<String>,
 }
 
+impl Target {
+    /// Import roots as CPython sets them up: sys.path[0] is the script's
+    /// directory with symlinks resolved (the working directory without a
+    /// script), then the interpreter's own path.
+    fn new(
+        interpreter: Interpreter,
+        argv: Vec<String>,
+        main_script: Option<String>,
+        cwd: &Path,
+    ) -> Target {
+        let first_root = match &main_script {
+            Some(s) => Path::new(s)
+                .canonicalize()
+                .ok()
+                .and_then(|p| p.parent().map(|d| d.display().to_string())),
+            None => Some(cwd.display().to_string()),
+        };
+        let import_roots = first_root
+            .into_iter()
+            .chain(interpreter.sys_path.iter().cloned())
+            .collect();
+        Target {
+            interpreter,
+            argv,
+            main_script,
+            import_roots,
+        }
+    }
+}
+
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
@@ -72,37 +102,21 @@ pub fn resolve(args: &TargetArgs) -> Result<Target, Failure> {
             )))
         }
     };
-    if !nix_is_root() {
-        return Err(Failure::usage(anyhow!(
-            "secimport loads eBPF programs and needs root (CAP_BPF and CAP_PERFMON); re-run with sudo"
-        )));
-    }
+    require_root()?;
 
-    // Like CPython's sys.path[0]: the script's directory with symlinks resolved.
-    let first_root = match &script {
-        Some(s) => Path::new(s)
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.parent().map(|d| d.display().to_string())),
-        None => std::env::current_dir()
-            .ok()
-            .map(|p| p.display().to_string()),
-    };
-    let import_roots = first_root
-        .into_iter()
-        .chain(interpreter.sys_path.iter().cloned())
-        .collect();
-    Ok(Target {
-        interpreter,
-        argv,
-        main_script: script,
-        import_roots,
-    })
+    let cwd = std::env::current_dir().unwrap_or_default();
+    Ok(Target::new(interpreter, argv, script, &cwd))
 }
 
-fn nix_is_root() -> bool {
+/// BPF programs need root (CAP_BPF and CAP_PERFMON): say so before trying.
+pub fn require_root() -> Result<(), Failure> {
     // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok(());
+    }
+    Err(Failure::usage(anyhow!(
+        "secimport loads eBPF programs and needs root (CAP_BPF and CAP_PERFMON); re-run with sudo"
+    )))
 }
 
 /// The target of `run --pid`: a process already running the interpreter.
@@ -130,30 +144,10 @@ pub fn attach(pid: u32) -> Result<Target, Failure> {
             exe.display()
         ))
     })?;
-    if !nix_is_root() {
-        return Err(Failure::usage(anyhow!(
-            "secimport loads eBPF programs and needs root (CAP_BPF and CAP_PERFMON); re-run with sudo"
-        )));
-    }
+    require_root()?;
     let script = script_of(argv.get(1..).unwrap_or(&[]))
         .map(|s| absolute(&cwd.join(s)).display().to_string());
-    let first_root = match &script {
-        Some(s) => Path::new(s)
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.parent().map(|d| d.display().to_string())),
-        None => Some(cwd.display().to_string()),
-    };
-    let import_roots = first_root
-        .into_iter()
-        .chain(interpreter.sys_path.iter().cloned())
-        .collect();
-    Ok(Target {
-        interpreter,
-        argv,
-        main_script: script,
-        import_roots,
-    })
+    Ok(Target::new(interpreter, argv, script, &cwd))
 }
 
 /// Resolves the target and loads the sandbox at the same time (asking the

@@ -10,16 +10,7 @@ use std::time::{Duration, Instant};
 use common::{Case, Interp};
 
 fn alive(pid: i32) -> bool {
-    // A zombie is dead for our purpose: it runs nothing.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
+    secimport_engine::launcher::is_running(pid as u32)
 }
 
 fn wait_for_file(path: &Path, timeout: Duration) -> String {

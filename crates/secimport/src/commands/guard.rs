@@ -24,8 +24,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use secimport_engine::python;
 use secimport_engine::sandbox::{self, module_id, Event, Sandbox, RULE_INHERIT};
+use secimport_engine::{launcher, python};
 use secimport_policy::naming::Namer;
 use secimport_policy::syscalls;
 
@@ -241,30 +241,12 @@ fn apply(cmd: Command, sandbox: &mut Sandbox, guards: &mut Guards) -> Result<(),
     }
 }
 
-/// Running (a zombie has finished: it will make no more syscalls).
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
-}
-
 pub fn run(args: GuardArgs) -> Result<i32, Failure> {
     let pid = args.pid;
-    if !alive(pid) {
+    if !launcher::is_running(pid) {
         return Err(Failure::usage(anyhow!("no process {pid} to guard")));
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(Failure::usage(anyhow!(
-            "secimport guard loads eBPF programs and needs root (CAP_BPF and CAP_PERFMON)"
-        )));
-    }
+    crate::target::require_root()?;
     let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
         .map_err(|e| Failure::usage(anyhow!("cannot read /proc/{pid}/exe: {e}")))?;
     let interp = python::discover(&exe.display().to_string()).map_err(|e| {
@@ -370,7 +352,7 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
                 }
             }
         }
-        if !alive(pid) {
+        if !launcher::is_running(pid) {
             break;
         }
     }
