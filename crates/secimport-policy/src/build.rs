@@ -146,22 +146,10 @@ fn entry_name(trace: &Trace) -> String {
 
 /// The script or `-m` module a `python [options] target args` command runs.
 fn command_target(command: &[String]) -> Option<&str> {
-    let mut args = command.iter().skip(1).map(String::as_str);
-    while let Some(arg) = args.next() {
-        match arg {
-            "-m" => return args.next(),
-            "-c" | "-" => return None,
-            // Options that take a separate value.
-            "-W" | "-X" | "--check-hash-based-pycs" => {
-                args.next();
-            }
-            _ if arg.starts_with("-m") => return Some(&arg[2..]),
-            _ if arg.starts_with("-c") => return None,
-            _ if arg.starts_with('-') => {}
-            _ => return Some(arg),
-        }
+    match crate::naming::entry_of(command.get(1..).unwrap_or(&[])) {
+        crate::naming::Entry::Script(s) | crate::naming::Entry::Module(s) => Some(s),
+        crate::naming::Entry::Other => None,
     }
-    None
 }
 
 /// Exact entries, except that a package all of whose traced modules (at least

@@ -477,3 +477,35 @@ mod tests {
         assert_eq!(n.module_name("/r/paquet/modèle.py"), "paquet.modèle");
     }
 }
+
+/// What a `python [options] ...` command line runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry<'a> {
+    /// `python app.py`: a script file (named `__main__`).
+    Script(&'a str),
+    /// `python -m pkg.mod`: a module run as `__main__`.
+    Module(&'a str),
+    /// `python -c ...`, `python -` or an interactive session.
+    Other,
+}
+
+/// Reads the interpreter's own options (`args` is everything after the
+/// interpreter) up to what it will run.
+pub fn entry_of(args: &[String]) -> Entry<'_> {
+    let mut it = args.iter().map(String::as_str);
+    while let Some(arg) = it.next() {
+        match arg {
+            "-m" => return it.next().map_or(Entry::Other, Entry::Module),
+            "-c" | "-" => return Entry::Other,
+            // Options that take a separate value.
+            "-W" | "-X" | "--check-hash-based-pycs" => {
+                it.next();
+            }
+            _ if arg.starts_with("-m") => return Entry::Module(&arg[2..]),
+            _ if arg.starts_with("-c") => return Entry::Other,
+            _ if arg.starts_with('-') => {}
+            _ => return Entry::Script(arg),
+        }
+    }
+    Entry::Other
+}

@@ -55,18 +55,10 @@ fn absolute(p: &Path) -> PathBuf {
 
 /// The script a `python [options] script args` command line runs, if any.
 fn script_of(args: &[String]) -> Option<&str> {
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "-c" | "-m" | "-" => return None,
-            "-X" | "-W" | "--check-hash-based-pycs" => {
-                it.next();
-            }
-            s if s.starts_with('-') => {}
-            s => return Some(s),
-        }
+    match secimport_policy::naming::entry_of(args) {
+        secimport_policy::naming::Entry::Script(s) => Some(s),
+        _ => None,
     }
-    None
 }
 
 pub fn resolve(args: &TargetArgs) -> Result<Target, Failure> {
@@ -189,5 +181,6 @@ mod tests {
         assert_eq!(script_of(&s(&["-c", "print(1)"])), None);
         assert_eq!(script_of(&s(&["-m", "http.server"])), None);
         assert_eq!(script_of(&s(&[])), None);
+        assert_eq!(script_of(&s(&["-cprint(1)", "x.py"])), None);
     }
 }
