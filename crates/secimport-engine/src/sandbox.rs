@@ -281,7 +281,7 @@ impl Sandbox {
             ro.inherit_guards = opts.guard_threads as u32;
         }
         let skel = open.load().map_err(|e| EngineError::Bpf {
-            what: "loading the BPF programs (is this root, on a kernel with BTF and tp_btf?)"
+            what: "loading the BPF programs (they need root and Linux 6.7+ with BTF: tp_btf, bpf_loop, task storage, the VMA iterator; -vv shows libbpf and the verifier)"
                 .into(),
             source: e,
         })?;
