@@ -90,19 +90,6 @@ def _notice(guard: Guard, what: str) -> None:
     )
 
 
-def _warn_unmatchable(name: str, files: Iterable[str]) -> None:
-    # The kernel side compares the bytes of compact ASCII strings; a path
-    # with other characters is stored differently by CPython.
-    odd = sorted(f for f in files if not f.isascii())
-    if odd:
-        print(
-            f"secimport: warning: {len(odd)} file(s) of {name} have non-ASCII paths, which the kernel "
-            f"cannot match (e.g. {odd[0]}): only calls made through the returned module are guarded",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
 def _python_files(directory: str) -> list[str]:
     found: list[str] = []
     for root, dirs, names in os.walk(directory):
@@ -201,7 +188,6 @@ def secure_import(
         files=sorted(files),
     )
     _notice(guard, f"module {resolved}")
-    _warn_unmatchable(resolved, files)
     if module is None:
         module = guard.wrap(importlib.import_module, f"import {resolved}")(resolved)
         # The import may have set __file__ or __path__ differently from the spec.

@@ -41,6 +41,7 @@ pub struct PyOffsets {
     pub str_state: u32,
     pub str_ascii_data: u32,
     pub str_utf8: u32,
+    pub str_compact_data: u32,
     pub bytes_size: u32,
     pub bytes_data: u32,
 }
@@ -71,6 +72,7 @@ pub const PY311: PyOffsets = PyOffsets {
     str_state: 32,
     str_ascii_data: 48,
     str_utf8: 56,
+    str_compact_data: 72,
     bytes_size: 16,
     bytes_data: 32,
 };

@@ -507,7 +507,7 @@ impl Sandbox {
             .filter_map(|k| {
                 let v = map.lookup(&k, MapFlags::ANY).ok()??;
                 let id = u32::from_ne_bytes(v.get(..4)?.try_into().ok()?);
-                Some((id, cstr(&k)))
+                Some((id, filename_of(&k)))
             })
             .collect()
     }
@@ -587,11 +587,52 @@ impl Drop for Sandbox {
     }
 }
 
-/// A file name as the kernel keys it: at most FILENAME_MAX_LEN - 1 bytes.
+/// A file name as the kernel keys it (see `resolve_filename` in
+/// sandbox.bpf.c): ASCII as is; otherwise a byte giving CPython's code-unit
+/// width (1: latin-1, 2: UCS-2, 4: UCS-4) and the code units, little-endian.
+/// At most FILENAME_MAX_LEN - 1 bytes of it count.
+fn filename_bytes(filename: &str) -> Vec<u8> {
+    if filename.is_ascii() {
+        return filename.as_bytes().to_vec();
+    }
+    let widest = filename.chars().map(|c| c as u32).max().unwrap_or(0);
+    let kind: u8 = if widest < 0x100 {
+        1
+    } else if widest < 0x10000 {
+        2
+    } else {
+        4
+    };
+    let mut out = vec![kind];
+    for c in filename.chars() {
+        out.extend_from_slice(&(c as u32).to_le_bytes()[..kind as usize]);
+    }
+    out
+}
+
+/// The file name a kernel key stands for (the inverse of [`filename_bytes`]).
+fn filename_of(key: &[u8]) -> String {
+    let kind = match key.first() {
+        Some(&k @ (1 | 2 | 4)) => k as usize,
+        _ => return cstr(key),
+    };
+    key[1..]
+        .chunks_exact(kind)
+        .map(|unit| {
+            let mut b = [0u8; 4];
+            b[..kind].copy_from_slice(unit);
+            u32::from_le_bytes(b)
+        })
+        .take_while(|&u| u != 0)
+        .map(|u| char::from_u32(u).unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
+}
+
 fn filename_key(filename: &str) -> types::si_filename_key {
     let mut key = types::si_filename_key::default();
-    let n = filename.len().min(key.name.len() - 1);
-    for (dst, src) in key.name.iter_mut().zip(&filename.as_bytes()[..n]) {
+    let bytes = filename_bytes(filename);
+    let n = bytes.len().min(key.name.len() - 1);
+    for (dst, src) in key.name.iter_mut().zip(&bytes[..n]) {
         *dst = *src as i8;
     }
     key
@@ -628,7 +669,30 @@ fn kernel_offsets(o: &crate::python::PyOffsets) -> types::si_py_offsets {
         str_state: o.str_state,
         str_ascii_data: o.str_ascii_data,
         str_utf8: o.str_utf8,
+        str_compact_data: o.str_compact_data,
         bytes_size: o.bytes_size,
         bytes_data: o.bytes_data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{filename_bytes, filename_of};
+
+    #[test]
+    fn file_names_round_trip_in_every_width() {
+        for name in [
+            "/srv/app.py",
+            "/home/jos\u{e9}/app.py",
+            "/tmp/\u{444}\u{430}\u{439}\u{43b}.py",
+            "/tmp/\u{1f40d}.py",
+        ] {
+            let mut key = filename_bytes(name);
+            key.resize(256, 0);
+            assert_eq!(filename_of(&key), name);
+        }
+        assert_eq!(filename_bytes("/tmp/\u{e9}")[0], 1);
+        assert_eq!(filename_bytes("/tmp/\u{444}")[0], 2);
+        assert_eq!(filename_bytes("/tmp/\u{1f40d}")[0], 4);
     }
 }

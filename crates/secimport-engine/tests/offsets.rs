@@ -40,6 +40,7 @@ int main(void) {
     P("str_state", PyASCIIObject, state);
     printf("str_ascii_data %zu\n", sizeof(PyASCIIObject));
     P("str_utf8", PyCompactUnicodeObject, utf8);
+    printf("str_compact_data %zu\n", sizeof(PyCompactUnicodeObject));
     P("bytes_size", PyVarObject, ob_size);
     P("bytes_data", PyBytesObject, ob_sval);
     return 0;
@@ -70,6 +71,7 @@ fn expected(o: &PyOffsets) -> Vec<(&'static str, u32)> {
         ("str_state", o.str_state),
         ("str_ascii_data", o.str_ascii_data),
         ("str_utf8", o.str_utf8),
+        ("str_compact_data", o.str_compact_data),
         ("bytes_size", o.bytes_size),
         ("bytes_data", o.bytes_data),
     ]

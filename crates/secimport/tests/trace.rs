@@ -418,3 +418,88 @@ fn shell_traces_an_interactive_interpreter() {
         "getppid should be charged to the session's <stdin> code"
     );
 }
+
+/// Source files whose paths are not ASCII (CPython keeps those names as
+/// latin-1, UCS-2 or UCS-4 code units) are attributed like any other, and a
+/// policy naming them is enforced.
+#[test]
+fn non_ascii_paths_are_attributed_and_enforced() {
+    let case = Case::new(Interp::PyenvShared);
+    // latin-1 directory, UCS-2 module name.
+    let dir = case.path("d\u{ef}r");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("\u{444}\u{430}\u{439}\u{43b}.py"),
+        "import os\n\ndef work():\n    os.getppid()\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("main.py"),
+        "import sys, os\nimport \u{444}\u{430}\u{439}\u{43b}\n\u{444}\u{430}\u{439}\u{43b}.work()\nif len(sys.argv) > 1:\n    os.getpgrp()\n",
+    )
+    .unwrap();
+    let main = dir.join("main.py");
+    let trace_path = case.path("t.json");
+    let python = case.python().display().to_string();
+    let out = case.secimport(&[
+        "trace",
+        "--python",
+        &python,
+        "-o",
+        trace_path.to_str().unwrap(),
+        "--entrypoint",
+        main.to_str().unwrap(),
+    ]);
+    out.assert_code(0);
+    let trace = secimport_policy::trace::Trace::load(&trace_path).unwrap();
+    let module = "\u{444}\u{430}\u{439}\u{43b}";
+    let charged: Vec<&String> = trace
+        .modules
+        .iter()
+        .filter(|(_, m)| m.syscalls.contains_key("getppid"))
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        charged,
+        ["__main__", module],
+        "{:?}",
+        trace.modules.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(trace.counters.read_errors, 0);
+
+    // Under the policy, the module's new syscall (only when asked) is reported.
+    let policy = case.path("p.yaml");
+    case.secimport(&[
+        "build",
+        "--trace",
+        trace_path.to_str().unwrap(),
+        "-o",
+        policy.to_str().unwrap(),
+    ])
+    .assert_code(0);
+    let run = case.secimport(&[
+        "run",
+        "--python",
+        &python,
+        "--policy",
+        policy.to_str().unwrap(),
+        "--log-file",
+        case.path("v.jsonl").to_str().unwrap(),
+        "--entrypoint",
+        main.to_str().unwrap(),
+        "--",
+        "x",
+    ]);
+    run.assert_code(1);
+    run.assert_stderr_mentions("getpgrp");
+    run.assert_stderr_mentions("d\u{ef}r/main.py");
+    // Both files were recognised as the policy's: __main__ by its own entry
+    // (not as an unknown module), and the module's getppid was allowed.
+    run.assert_stderr_mentions("not allowed for __main__: its policy entry does not list it");
+    let log = std::fs::read_to_string(case.path("v.jsonl")).unwrap();
+    for line in log.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["syscall"], "getpgrp", "{line}");
+        assert_eq!(v["denied_by"], serde_json::json!(["__main__"]), "{line}");
+    }
+}

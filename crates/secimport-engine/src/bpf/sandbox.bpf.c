@@ -250,22 +250,31 @@ static __noinline __u32 resolve_filename(__u64 fname_obj, const struct si_py_off
 		return MODULE_UNREADABLE;
 
 	__u32 state = read_u32(fname_obj + off->str_state);
-	__u64 data;
 	/* state bits: interned:2 kind:3 compact:1 ascii:1 */
+	__u32 kind = (state >> 2) & 7;
 	int compact = (state >> 5) & 1;
 	int ascii = (state >> 6) & 1;
-	if (compact && ascii)
-		data = fname_obj + off->str_ascii_data;
-	else if (compact)
-		data = read_u64(fname_obj + off->str_utf8);
-	else
-		data = 0;
-	if (!data)
-		return MODULE_UNREADABLE;
+	if (!compact)
+		return MODULE_UNREADABLE; /* legacy strings: not made for file names */
 
 	__builtin_memset(&s->fname, 0, sizeof(s->fname));
-	if (bpf_probe_read_user_str(s->fname.name, sizeof(s->fname.name), (void *)data) <= 0)
-		return MODULE_UNREADABLE;
+	if (ascii) {
+		if (bpf_probe_read_user_str(s->fname.name, sizeof(s->fname.name),
+					    (void *)(fname_obj + off->str_ascii_data)) <= 0)
+			return MODULE_UNREADABLE;
+	} else {
+		/* Not ASCII: the raw code units (1, 2 or 4 bytes each) after a
+		 * byte naming their width; user space keys file names the same. */
+		if (kind != 1 && kind != 2 && kind != 4)
+			return MODULE_UNREADABLE;
+		__u64 len = read_u64(fname_obj + off->str_length) * kind;
+		if (len > FILENAME_MAX_LEN - 2)
+			len = FILENAME_MAX_LEN - 2;
+		s->fname.name[0] = kind;
+		if (len == 0 || bpf_probe_read_user(&s->fname.name[1], len & (FILENAME_MAX_LEN - 1),
+						    (void *)(fname_obj + off->str_compact_data)))
+			return MODULE_UNREADABLE;
+	}
 
 	__u32 *id = bpf_map_lookup_elem(&module_ids, &s->fname);
 	if (id)

@@ -90,6 +90,7 @@ struct si_py_offsets {
 	__u32 str_state;
 	__u32 str_ascii_data;
 	__u32 str_utf8;              /* PyCompactUnicodeObject.utf8 (char *) */
+	__u32 str_compact_data;      /* sizeof(PyCompactUnicodeObject): non-ASCII code units */
 	__u32 bytes_size;
 	__u32 bytes_data;
 };
