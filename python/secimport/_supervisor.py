@@ -27,6 +27,7 @@ import os
 import selectors
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -123,6 +124,10 @@ class Supervisor:
         self._keepalive = os.dup(self._stdin.fileno())
         try:
             self._wait_ready()
+            # Our own sys.path (a virtualenv's differs from the interpreter's)
+            # names modules in the guard's reports.
+            roots = [os.path.abspath(p) for p in sys.path if p and os.path.isdir(p)]
+            self.request([b"root " + r.encode("utf-8", "surrogateescape") for r in reversed(roots)])
         except BaseException:
             os.close(self._keepalive)
             self._stdin.close()

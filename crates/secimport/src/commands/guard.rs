@@ -12,6 +12,8 @@
 //! -> ok
 //! <- file ID FILENAME                            (a co_filename judged by guard ID)
 //! -> ok
+//! <- root PATH                                   (an import root, to name modules in reports)
+//! -> ok
 //! ```
 //! Errors answer `error MESSAGE`. The guard exits when the process does; if
 //! the guard dies first, the kernel side kills the process (fail closed).
@@ -302,11 +304,11 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
         }
     });
 
-    let namer = Namer::new(interp.sys_path.iter().cloned(), None);
-    let mut names = Names {
-        namer: &namer,
-        files: Default::default(),
-    };
+    // Import roots name modules in reports; the process tells us its own
+    // sys.path (`root` commands), which a virtualenv changes.
+    let mut roots: Vec<String> = interp.sys_path.clone();
+    let mut namer = Namer::new(roots.iter().cloned(), None);
+    let mut files = BTreeMap::new();
     let mut guards = Guards::default();
     let action = match mode {
         sandbox::Mode::Kill => "kill",
@@ -315,18 +317,31 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
     };
     loop {
         while let Ok(line) = rx.try_recv() {
-            let reply =
-                match parse(line.trim_end()).and_then(|c| apply(c, &mut sandbox, &mut guards)) {
+            let line = line.trim_end();
+            let reply = if let Some(root) = line.strip_prefix("root ") {
+                if !roots.iter().any(|r| r == root) {
+                    roots.insert(0, root.to_string());
+                    namer = Namer::new(roots.iter().cloned(), None);
+                }
+                "ok".to_string()
+            } else {
+                match parse(line).and_then(|c| apply(c, &mut sandbox, &mut guards)) {
                     Ok(()) => "ok".to_string(),
                     Err(e) => format!("error {e}"),
-                };
+                }
+            };
             let _ = writeln!(out, "{reply}");
             let _ = out.flush();
         }
         // Short polls: commands wait for the next turn of this loop.
         for ev in sandbox.poll(Duration::from_millis(5)) {
             let Event::Violation(v) = ev else { continue };
+            let mut names = Names {
+                namer: &namer,
+                files: std::mem::take(&mut files),
+            };
             let rec = violations::record(&v, &sandbox, &mut names, &guards, action);
+            files = names.files;
             let text = violations::render(&rec, &guards);
             // A closed stderr must not take the guard (and so the program) down.
             let _ = std::io::stderr().write_all(text.as_bytes());
