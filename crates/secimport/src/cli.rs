@@ -11,8 +11,9 @@ use clap::{Args, Parser, Subcommand};
     about = "A per-module syscall sandbox for Python, enforced with eBPF",
     long_about = "secimport learns which syscalls each Python module of a program makes \
 (`secimport trace`), turns that into a per-module policy (`secimport build`), and runs the \
-program under it (`secimport run`).\n\nExit codes: 0 success; 2 usage or configuration error; \
-otherwise the traced program's own exit status (128 + signal if it was killed)."
+program under it (`secimport run`).\n\nExit codes: 0 success; 1 `run` saw a violation; 2 usage or \
+configuration error (nothing ran); otherwise the program's own exit status (128 + signal if it was \
+killed)."
 )]
 pub struct Cli {
     /// More logging on stderr (-v info, -vv debug, -vvv libbpf trace). RUST_LOG overrides.
