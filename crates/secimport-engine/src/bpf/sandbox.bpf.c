@@ -497,7 +497,8 @@ static __always_inline void visit_module(struct si_walk_ctx *w, __u32 module)
 	if (!s)
 		return;
 	struct si_uniq_ctx u = { .module = module, .n = s->nuniq };
-	bpf_loop(UNIQ_MAX, uniq_step, &u, 0);
+	if (u.n)
+		bpf_loop(UNIQ_MAX, uniq_step, &u, 0);
 	if (u.found)
 		return;
 	/* Past UNIQ_MAX distinct modules a module may be charged twice for one
