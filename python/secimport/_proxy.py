@@ -110,7 +110,23 @@ class GuardedModule(types.ModuleType):
         return f"<guarded module {d['_secimport_target'].__name__!r} ({d['_secimport_guard'].describe()})>"
 
 
-class GuardedClass:
+class _Forwarding:
+    """Attribute access forwarded to ``_secimport_target``; what comes back
+    (but dunders) is guarded by ``_secimport_guard``."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(object.__getattribute__(self, "_secimport_target"), name)
+        if _is_dunder(name):
+            return value
+        return guard_value(value, object.__getattribute__(self, "_secimport_guard"))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(object.__getattribute__(self, "_secimport_target"), name, value)
+
+
+class GuardedClass(_Forwarding):
     """A class whose construction, class methods and instances are guarded."""
 
     def __init__(self, cls: type, guard: Guard) -> None:
@@ -124,15 +140,6 @@ class GuardedClass:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         obj = object.__getattribute__(self, "_secimport_new")(*args, **kwargs)
         return GuardedObject(obj, object.__getattribute__(self, "_secimport_guard"))
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(object.__getattribute__(self, "_secimport_target"), name)
-        if _is_dunder(name):
-            return value
-        return guard_value(value, object.__getattribute__(self, "_secimport_guard"))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(object.__getattribute__(self, "_secimport_target"), name, value)
 
     def __instancecheck__(self, obj: Any) -> bool:
         return isinstance(unwrap(obj), object.__getattribute__(self, "_secimport_target"))
@@ -196,7 +203,7 @@ def _guarded_protocol(name: str) -> Callable[..., Any]:
     return method
 
 
-class GuardedObject:
+class GuardedObject(_Forwarding):
     """An object whose methods run under a guard. Forwards attribute access
     and the protocols listed below; ``type()`` of it is GuardedObject."""
 
@@ -205,15 +212,6 @@ class GuardedObject:
     def __init__(self, obj: Any, guard: Guard) -> None:
         object.__setattr__(self, "_secimport_target", obj)
         object.__setattr__(self, "_secimport_guard", guard)
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(object.__getattribute__(self, "_secimport_target"), name)
-        if _is_dunder(name):
-            return value
-        return guard_value(value, object.__getattribute__(self, "_secimport_guard"))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(object.__getattribute__(self, "_secimport_target"), name, value)
 
     def __delattr__(self, name: str) -> None:
         delattr(object.__getattribute__(self, "_secimport_target"), name)
