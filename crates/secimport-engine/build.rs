@@ -24,6 +24,13 @@ fn main() {
         });
     println!("cargo:rerun-if-changed={SRC}");
     println!("cargo:rerun-if-changed=src/bpf/sandbox.h");
+    println!("cargo:rerun-if-changed=src/bpf/lib");
+    for entry in std::fs::read_dir("src/bpf/lib")
+        .expect("src/bpf/lib exists")
+        .flatten()
+    {
+        println!("cargo:rerun-if-changed={}", entry.path().display());
+    }
     println!("cargo:rerun-if-changed=src/bpf/vmlinux.h");
     println!("cargo:rerun-if-env-changed=CLANG");
 }

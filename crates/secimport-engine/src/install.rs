@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
 use secimport_policy::naming::Namer;
-use secimport_policy::policy::{Bitmap, Compiled};
+use secimport_policy::policy::Compiled;
 
 use crate::sandbox::{module_id, Sandbox};
 use crate::EngineError;
@@ -58,8 +58,6 @@ fn python_files(root: &Path, out: &mut Vec<String>) {
     }
 }
 
-const ALL: Bitmap = [u64::MAX; 8];
-
 /// The first dotted component of every module key, or None when a key's
 /// first component is a glob (then every file could match).
 fn top_level_names(compiled: &Compiled) -> Option<BTreeSet<String>> {
@@ -77,8 +75,10 @@ fn top_level_names(compiled: &Compiled) -> Option<BTreeSet<String>> {
     Some(tops)
 }
 
-/// Loads `compiled` into `sandbox`: base and children sets, and a rule for
-/// every file the policy covers.
+/// Loads `compiled` into `sandbox`: the base, start-up,
+/// frameless and children sets, and a rule for every file the policy covers.
+/// What could not be seen (truncated, unreadable, overflow) gets no rule: it
+/// is judged by the policy's unknown rule.
 pub fn install(
     sandbox: &mut Sandbox,
     compiled: &Compiled,
@@ -86,16 +86,9 @@ pub fn install(
     main_script: Option<&str>,
 ) -> Result<Installed, EngineError> {
     sandbox.set_rule(module_id::BASE, &compiled.base)?;
-    sandbox.set_rule(module_id::FRAMELESS, &compiled.base)?;
+    sandbox.set_rule(module_id::STARTUP, &compiled.startup)?;
+    sandbox.set_rule(module_id::FRAMELESS, &compiled.frameless)?;
     sandbox.set_rule(module_id::NON_PYTHON, &compiled.children)?;
-    // Frames we could not see are not judged; they are counted instead.
-    for id in [
-        module_id::TRUNCATED,
-        module_id::OVERFLOW,
-        module_id::UNREADABLE,
-    ] {
-        sandbox.set_rule(id, &ALL)?;
-    }
 
     let mut files = Vec::new();
     if let Some(main) = main_script {

@@ -17,6 +17,7 @@ use crate::EngineError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PyOffsets {
     pub runtime_interpreters_head: u32,
+    pub interp_next: u32,
     pub interp_threads_head: u32,
     pub tstate_next: u32,
     pub tstate_thread_id: u32,
@@ -50,6 +51,7 @@ pub struct PyOffsets {
 /// `tests/offsets.rs` recompiles these against the installed headers.
 pub const PY311: PyOffsets = PyOffsets {
     runtime_interpreters_head: 40,
+    interp_next: 0,
     interp_threads_head: 16,
     tstate_next: 8,
     tstate_thread_id: 152,

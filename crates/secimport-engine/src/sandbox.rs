@@ -32,47 +32,88 @@ unsafe impl plain::Plain for types::si_module_rule {}
 unsafe impl plain::Plain for types::si_pyconf {}
 unsafe impl plain::Plain for types::si_exe_key {}
 
-/// Well-known module ids; must match `MODULE_*` in `src/bpf/sandbox.h`.
+/// Well-known module ids (`enum si_module_id` in `src/bpf/sandbox.h`, through
+/// the skeleton).
 pub mod module_id {
-    pub const FRAMELESS: u32 = 0;
-    pub const NON_PYTHON: u32 = 1;
-    pub const TRUNCATED: u32 = 2;
-    pub const OVERFLOW: u32 = 3;
-    pub const UNREADABLE: u32 = 4;
-    pub const BASE: u32 = 5;
-    pub const FIRST_DYNAMIC: u32 = 8;
+    use crate::skel::types::si_module_id as M;
+    pub const FRAMELESS: u32 = M::MODULE_FRAMELESS.0;
+    pub const NON_PYTHON: u32 = M::MODULE_NON_PYTHON.0;
+    pub const TRUNCATED: u32 = M::MODULE_TRUNCATED.0;
+    pub const OVERFLOW: u32 = M::MODULE_OVERFLOW.0;
+    pub const UNREADABLE: u32 = M::MODULE_UNREADABLE.0;
+    pub const NOWALK: u32 = M::MODULE_NOWALK.0;
+    pub const STARTUP: u32 = M::MODULE_STARTUP.0;
+    pub const BASE: u32 = M::MODULE_BASE.0;
+    pub const DANGEROUS: u32 = M::MODULE_DANGEROUS.0;
+    pub const FIRST_DYNAMIC: u32 = M::MODULE_FIRST_DYNAMIC.0;
 }
 
-const EV_FORK: u32 = 1;
-const EV_EXEC: u32 = 2;
-const EV_EXIT: u32 = 3;
-const EV_VIOLATION: u32 = 4;
-const EV_PYTHON_READY: u32 = 5;
+/// Why a verdict involved more than the named modules (`enum si_reason`).
+pub mod reason {
+    use crate::skel::types::si_reason as R;
+    pub const DANGEROUS: u32 = R::REASON_DANGEROUS.0;
+    pub const TRUNCATED: u32 = R::REASON_TRUNCATED.0;
+    pub const UNREADABLE: u32 = R::REASON_UNREADABLE.0;
+    pub const OVERFLOW: u32 = R::REASON_OVERFLOW.0;
+    pub const INHERITED: u32 = R::REASON_INHERITED.0;
+    pub const FRAMELESS: u32 = R::REASON_FRAMELESS.0;
+    pub const STARTUP: u32 = R::REASON_STARTUP.0;
+}
 
-const PROC_LAUNCHING: u32 = 0;
+/// Rule flags (`enum si_rule_flags`): a guard's module.
+pub const RULE_GUARD: u32 = types::si_rule_flags::RULE_GUARD.0;
+
+use types::si_event_type as Ev;
+use types::si_proc_kind as Kind;
+use types::si_stat_id as Stat;
+
 /// `COUNT_CACHE_SLOTS` in sandbox.h.
 const COUNT_CACHE_SLOTS: u32 = 4096;
-/// `RULE_INHERIT` in sandbox.h.
-pub const RULE_INHERIT: u32 = 1;
 const MAX_PYCONFS: usize = 8;
-const PROC_PYTHON: u32 = 1;
 
-/// What the kernel side does at each syscall.
+/// What the kernel side does at each syscall (`enum si_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    Trace = 0,
-    Log = 1,
-    Kill = 2,
-    Stop = 3,
+    Trace,
+    Log,
+    Kill,
+    Stop,
 }
 
-/// How modules the policy does not cover are judged.
+impl Mode {
+    fn kernel(self) -> types::si_mode {
+        match self {
+            Mode::Trace => types::si_mode::MODE_TRACE,
+            Mode::Log => types::si_mode::MODE_LOG,
+            Mode::Kill => types::si_mode::MODE_KILL,
+            Mode::Stop => types::si_mode::MODE_STOP,
+        }
+    }
+}
+
+/// How modules the policy does not cover are judged (`enum si_unknown_rule`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnknownRule {
-    BaseOnly = 0,
-    Allow = 1,
-    Deny = 2,
+    BaseOnly,
+    Allow,
+    Deny,
 }
+
+impl UnknownRule {
+    fn kernel(self) -> types::si_unknown_rule {
+        match self {
+            UnknownRule::BaseOnly => types::si_unknown_rule::UNKNOWN_BASE_ONLY,
+            UnknownRule::Allow => types::si_unknown_rule::UNKNOWN_ALLOW,
+            UnknownRule::Deny => types::si_unknown_rule::UNKNOWN_DENY,
+        }
+    }
+}
+
+/// The default and the largest walk limit, in frames: the whole stack is
+/// judged at any depth a program reaches in practice; deeper stacks are
+/// judged as if an unknown module had made the syscall.
+pub const DEFAULT_WALK_LIMIT: u32 = 1 << 16;
+pub const MAX_WALK_LIMIT: u32 = 1 << 20;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -80,9 +121,16 @@ pub struct Options {
     pub unknown_rule: UnknownRule,
     /// Frames walked per syscall before the stack counts as truncated.
     pub walk_limit: u32,
-    /// Guards: clones that start a thread are never judged, and threads
-    /// started under a module with an inheritable rule carry that rule.
-    pub guard_threads: bool,
+    /// Guards: clones that start a thread are not judged (the thread still
+    /// inherits its creator's modules).
+    pub thread_clone_exempt: bool,
+    /// Whether `startup`/`frameless`/`base` refuse the dangerous classes
+    /// whatever they list (run and trace: yes; guards, whose rules alone
+    /// decide: no).
+    pub shared_sets_judge_danger: bool,
+    /// Guards: the inode of the pipe the supervisor reads its commands from;
+    /// code running under a guard is denied writing to it.
+    pub channel_ino: Option<u64>,
 }
 
 impl Default for Options {
@@ -90,8 +138,10 @@ impl Default for Options {
         Options {
             mode: Mode::Trace,
             unknown_rule: UnknownRule::BaseOnly,
-            walk_limit: 128,
-            guard_threads: false,
+            walk_limit: DEFAULT_WALK_LIMIT,
+            thread_clone_exempt: false,
+            shared_sets_judge_danger: true,
+            channel_ino: None,
         }
     }
 }
@@ -108,6 +158,8 @@ pub struct Stats {
     pub tstate_misses: u64,
     pub violations: u64,
     pub violations_suppressed: u64,
+    pub tstate_scans: u64,
+    pub signal_writes: u64,
 }
 
 /// One frame of a violating stack, innermost first.
@@ -133,6 +185,12 @@ pub struct Violation {
     pub module: u32,
     pub depth: u32,
     pub truncated: bool,
+    /// `reason::*` bits.
+    pub reasons: u32,
+    /// Every module that denied it, first denier first.
+    pub denied: Vec<u32>,
+    /// Modules the thread inherited from its creator.
+    pub inherited: Vec<u32>,
     pub frames: Vec<RawFrame>,
 }
 
@@ -176,23 +234,23 @@ fn decode(data: &[u8]) -> Option<Event> {
     plain::copy_from_bytes(&mut hdr, data).ok()?;
     let comm = cstr(&i8s(&hdr.comm));
     match hdr.r#type {
-        EV_FORK | EV_EXEC | EV_EXIT | EV_PYTHON_READY => {
+        Ev::EV_FORK | Ev::EV_EXEC | Ev::EV_EXIT | Ev::EV_PYTHON_READY => {
             let mut e = types::si_proc_event::default();
             plain::copy_from_bytes(&mut e, data).ok()?;
             Some(match hdr.r#type {
-                EV_FORK => Event::Fork {
+                Ev::EV_FORK => Event::Fork {
                     pid: hdr.pid,
                     ppid: hdr.ppid,
                     comm,
                 },
-                EV_EXEC => Event::Exec {
+                Ev::EV_EXEC => Event::Exec {
                     pid: hdr.pid,
                     ppid: hdr.ppid,
                     comm,
                     filename: cstr(&i8s(&e.filename)),
-                    python: e.kind == PROC_PYTHON,
+                    python: e.kind == Kind::PROC_PYTHON,
                 },
-                EV_EXIT => Event::Exit {
+                Ev::EV_EXIT => Event::Exit {
                     pid: hdr.pid,
                     comm,
                     wait_status: e.exit_code,
@@ -201,7 +259,7 @@ fn decode(data: &[u8]) -> Option<Event> {
                 _ => Event::PythonReady { pid: hdr.pid },
             })
         }
-        EV_VIOLATION => {
+        Ev::EV_VIOLATION => {
             let mut e = types::si_violation_event::default();
             plain::copy_from_bytes(&mut e, data).ok()?;
             let n = (e.nframes as usize).min(e.frames.len());
@@ -226,6 +284,9 @@ fn decode(data: &[u8]) -> Option<Event> {
                 module: e.module,
                 depth: e.depth,
                 truncated: e.truncated != 0,
+                reasons: e.reasons,
+                denied: e.denied[..(e.ndenied as usize).min(e.denied.len())].to_vec(),
+                inherited: e.inherited[..(e.ninherited as usize).min(e.inherited.len())].to_vec(),
                 frames,
             })))
         }
@@ -273,12 +334,13 @@ impl Sandbox {
                 .rodata_data
                 .as_deref_mut()
                 .expect("the BPF object has read-only globals");
-            ro.mode = opts.mode as u32;
-            ro.unknown_rule = opts.unknown_rule as u32;
-            ro.max_depth = opts.walk_limit.clamp(1, 1 << 16);
+            ro.mode = opts.mode.kernel();
+            ro.unknown_rule = opts.unknown_rule.kernel();
+            ro.max_depth = opts.walk_limit.clamp(1, MAX_WALK_LIMIT);
             ro.supervisor_tgid = std::process::id();
-            ro.thread_clone_exempt = opts.guard_threads as u32;
-            ro.inherit_guards = opts.guard_threads as u32;
+            ro.thread_clone_exempt = opts.thread_clone_exempt as u32;
+            ro.shared_sets_judge_danger = opts.shared_sets_judge_danger as u32;
+            ro.channel_ino = opts.channel_ino.unwrap_or(0);
         }
         let skel = open.load().map_err(|e| EngineError::Bpf {
             what: "loading the BPF programs (they need root and Linux 6.7+ with BTF: tp_btf, bpf_loop, task storage, the VMA iterator; -vv shows libbpf and the verifier)"
@@ -293,6 +355,7 @@ impl Sandbox {
             ("sched_process_fork", &progs.on_fork),
             ("sched_process_exec", &progs.on_exec),
             ("sched_process_exit", &progs.on_exit),
+            ("signal_deliver", &progs.on_signal_deliver),
         ] {
             links.push(prog.attach().map_err(|e| EngineError::Bpf {
                 what: format!("attaching to the {name} tracepoint"),
@@ -308,6 +371,16 @@ impl Sandbox {
             pending: Rc::new(RefCell::new(Vec::new())),
         };
         sandbox.build_ring()?;
+        // The fixed classes, in every mode: what is never walked (the
+        // harmless set) and what shared sets can never allow.
+        sandbox.set_rule(
+            module_id::NOWALK,
+            &secimport_policy::classes::harmless_bitmap(),
+        )?;
+        sandbox.set_rule(
+            module_id::DANGEROUS,
+            &secimport_policy::classes::dangerous_bitmap(),
+        )?;
         Ok(sandbox)
     }
 
@@ -380,7 +453,7 @@ impl Sandbox {
     /// its descendants are sandboxed.
     pub fn track_launching(&self, pid: u32) -> Result<(), EngineError> {
         let st = types::si_proc_state {
-            kind: PROC_LAUNCHING,
+            kind: Kind::PROC_LAUNCHING,
             ..Default::default()
         };
         self.skel
@@ -460,8 +533,10 @@ impl Sandbox {
     /// Starts following a process that is already running the interpreter
     /// added first (its runtime is found at its next syscall).
     pub fn track_running(&self, pid: u32) -> Result<(), EngineError> {
+        // Attached to a running program: its start-up is over.
         let st = types::si_proc_state {
-            kind: PROC_PYTHON,
+            kind: Kind::PROC_PYTHON,
+            started: 1,
             ..Default::default()
         };
         self.skel
@@ -567,15 +642,17 @@ impl Sandbox {
                 .unwrap_or(0)
         };
         Stats {
-            syscalls: read(0),
-            walks: read(1),
-            truncated: read(2),
-            events_lost: read(3),
-            read_errors: read(4),
-            module_overflow: read(5),
-            tstate_misses: read(6),
-            violations: read(7),
-            violations_suppressed: read(8),
+            syscalls: read(Stat::STAT_SYSCALLS.0),
+            walks: read(Stat::STAT_WALKS.0),
+            truncated: read(Stat::STAT_TRUNCATED.0),
+            events_lost: read(Stat::STAT_EVENTS_LOST.0),
+            read_errors: read(Stat::STAT_READ_ERRORS.0),
+            module_overflow: read(Stat::STAT_MODULE_OVERFLOW.0),
+            tstate_misses: read(Stat::STAT_TSTATE_MISSES.0),
+            violations: read(Stat::STAT_VIOLATIONS.0),
+            violations_suppressed: read(Stat::STAT_VIOLATIONS_SUPPRESSED.0),
+            tstate_scans: read(Stat::STAT_TSTATE_SCANS.0),
+            signal_writes: read(Stat::STAT_SIGNAL_WRITES.0),
         }
     }
 }
@@ -647,6 +724,7 @@ fn kernel_dev(dev: u64) -> u64 {
 fn kernel_offsets(o: &crate::python::PyOffsets) -> types::si_py_offsets {
     types::si_py_offsets {
         runtime_interpreters_head: o.runtime_interpreters_head,
+        interp_next: o.interp_next,
         interp_threads_head: o.interp_threads_head,
         tstate_next: o.tstate_next,
         tstate_thread_id: o.tstate_thread_id,

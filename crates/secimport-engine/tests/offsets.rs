@@ -19,6 +19,7 @@ const PROGRAM: &str = r#"
 #define P(name, s, f) printf("%s %zu\n", name, offsetof(s, f))
 int main(void) {
     P("runtime_interpreters_head", _PyRuntimeState, interpreters.head);
+    P("interp_next", PyInterpreterState, next);
     P("interp_threads_head", PyInterpreterState, threads.head);
     P("tstate_next", PyThreadState, next);
     P("tstate_thread_id", PyThreadState, thread_id);
@@ -50,6 +51,7 @@ int main(void) {
 fn expected(o: &PyOffsets) -> Vec<(&'static str, u32)> {
     vec![
         ("runtime_interpreters_head", o.runtime_interpreters_head),
+        ("interp_next", o.interp_next),
         ("interp_threads_head", o.interp_threads_head),
         ("tstate_next", o.tstate_next),
         ("tstate_thread_id", o.tstate_thread_id),

@@ -3,18 +3,23 @@
 //! A pure function: the same trace and options give the same policy, byte for
 //! byte once written. What was seen becomes what is allowed:
 //!
-//! - `base` = the frameless bucket (syscalls with no Python frame on the stack:
-//!   interpreter start-up and shutdown, native threads), plus [`THREAD_LIFECYCLE`];
+//! - `startup` = the start-up bucket (no Python frame yet: the loader and
+//!   interpreter start-up), `frameless` = syscalls with no Python frame
+//!   afterwards (atexit C callbacks, finalizers, native threads), both without
+//!   the dangerous syscalls (see [`crate::classes`]): those are never allowed
+//!   with no frame, whatever the trace saw; [`dropped_from_shared`] lists them;
+//! - `base` = the start-up vocabulary, granted to every module (the
+//!   interpreter itself reads and stats files, maps memory, ...);
 //! - `children` = what the non-Python processes of the tree did;
 //! - `modules` = each traced module -> the syscalls made while it was on the
-//!   stack (counts dropped);
+//!   stack or inherited by the thread (counts dropped);
 //! - optionally, packages whose modules all did the same are merged into one
 //!   `pkg.*` entry, which also covers modules of the package the trace did not
 //!   see.
 //!
-//! The `truncated` and `unreadable` buckets are not used: those syscalls were
-//! charged to the frames that could be read, and a frame that could not be
-//! read names no module to allow anything to.
+//! The fixed harmless set is never listed (it is allowed whatever the stack).
+//! The `truncated` and `unreadable` buckets are not used: such syscalls are
+//! judged as made by an unknown module.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -22,23 +27,6 @@ use crate::policy::{
     GeneratedFrom, Metadata, Mode, ModulePattern, Policy, Spec, Syscall, SyscallSet, UnknownRule,
 };
 use crate::trace::{SyscallCounts, Trace};
-
-/// Syscalls every CPython process makes without a Python frame when a thread
-/// starts or ends, always part of `base`. Whether a trace sees them is a race:
-/// a thread's last `madvise`/`exit` may lose to the main thread's
-/// `exit_group`, so a run of the same program can make them when its trace did
-/// not. None of them acts outside the process.
-pub const THREAD_LIFECYCLE: &[&str] = &[
-    "exit",
-    "exit_group",
-    "futex",
-    "madvise",
-    "munmap",
-    "rseq",
-    "rt_sigprocmask",
-    "sched_yield",
-    "set_robust_list",
-];
 
 /// How to build a policy from a trace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,21 +76,41 @@ pub fn build(trace: &Trace, opts: &BuildOptions) -> Policy {
         spec: Spec {
             mode: opts.mode,
             unknown: opts.unknown,
-            base: syscall_set(&trace.buckets.frameless)
-                .into_iter()
-                .chain(THREAD_LIFECYCLE.iter().filter_map(|n| Syscall::parse(n)))
-                .collect(),
+            base: shared_set(&trace.buckets.startup),
+            startup: shared_set(&trace.buckets.startup),
+            frameless: shared_set(&trace.buckets.frameless),
             children: syscall_set(&trace.buckets.non_python),
             modules,
         },
     }
 }
 
+/// Dangerous syscalls the trace saw with no Python frame, which `build` does
+/// not put in `startup`/`frameless` (so `run` will report them), by bucket.
+pub fn dropped_from_shared(trace: &Trace) -> Vec<(&'static str, Vec<String>)> {
+    [
+        ("startup", &trace.buckets.startup),
+        ("frameless", &trace.buckets.frameless),
+    ]
+    .into_iter()
+    .map(|(bucket, counts)| {
+        let names = counts
+            .keys()
+            .filter(|n| crate::classes::is_dangerous(n))
+            .cloned()
+            .collect::<Vec<_>>();
+        (bucket, names)
+    })
+    .filter(|(_, names)| !names.is_empty())
+    .collect()
+}
+
 /// Syscall names in the buckets and modules `build` uses that a policy cannot
 /// hold (a number beyond the 512-bit bitmap, or a name not in the table), so
 /// that the caller can warn about them.
 pub fn unusable_syscalls(trace: &Trace) -> BTreeSet<String> {
-    std::iter::once(&trace.buckets.frameless)
+    std::iter::once(&trace.buckets.startup)
+        .chain(std::iter::once(&trace.buckets.frameless))
         .chain(std::iter::once(&trace.buckets.non_python))
         .chain(trace.modules.values().map(|m| &m.syscalls))
         .flat_map(|counts| counts.keys())
@@ -113,6 +121,16 @@ pub fn unusable_syscalls(trace: &Trace) -> BTreeSet<String> {
 
 fn syscall_set(counts: &SyscallCounts) -> SyscallSet {
     counts.keys().filter_map(|n| Syscall::parse(n)).collect()
+}
+
+/// A set that applies whatever the module: what was seen, without the fixed
+/// harmless set (always allowed) and the dangerous syscalls (never allowed).
+fn shared_set(counts: &SyscallCounts) -> SyscallSet {
+    let harmless = crate::classes::harmless();
+    syscall_set(counts)
+        .into_iter()
+        .filter(|s| !crate::classes::is_dangerous(s.name()) && !harmless.contains(s))
+        .collect()
 }
 
 fn non_empty(s: &str) -> Option<String> {

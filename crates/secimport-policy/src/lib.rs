@@ -6,8 +6,10 @@
 //! - [`policy`]: the policy file (YAML/JSON), its validation and its
 //!   compilation into the bitmaps the kernel side uses.
 //! - [`build`]: trace -> policy.
+//! - [`classes`]: the fixed harmless and dangerous syscall classes.
 
 pub mod build;
+pub mod classes;
 pub mod naming;
 pub mod policy;
 pub mod syscalls;

@@ -18,10 +18,13 @@
 //!     "torch.*": [mmap, openat]
 //! ```
 //!
-//! Decision rule: a syscall is allowed when it is in `base`, or when every
-//! module on the calling thread's Python stack that the policy covers allows
-//! it; modules it does not cover fall under `unknown`. Non-Python programs of
-//! the tree are judged by `children`. [`Policy::compile`] turns the names into
+//! Decision rule: a syscall is allowed when it is in the fixed harmless set
+//! ([`crate::classes::HARMLESS`]), or when every module that could have asked
+//! for it allows it: every module on every Python stack of the calling thread
+//! and the modules its creator had on its stack; with no Python frame, the
+//! `startup` or `frameless` set decides. A covered module allows its own list
+//! plus `base`; modules the policy does not cover fall under `unknown`.
+//! Non-Python programs of the tree are judged by `children`. [`Policy::compile`] turns the names into
 //! the bitmaps the kernel side needs.
 //!
 //! Parsing is strict: unknown fields, unknown syscall names, bad globs,
@@ -54,10 +57,12 @@ pub type SyscallSet = BTreeSet<Syscall>;
 
 /// A secimport sandbox policy: which syscalls each Python module may make.
 ///
-/// A syscall is allowed when it is in `spec.base`, or when every module on the
-/// calling thread's Python stack that the policy covers allows it. Modules the
-/// policy does not cover fall under `spec.unknown`; programs of the process
-/// tree that are not Python are judged by `spec.children`.
+/// A syscall is allowed when it is in the fixed harmless set, or when every
+/// module on the calling thread's Python stacks (and those its creator had)
+/// allows it: its own list or `spec.base`. Modules the policy does not cover
+/// fall under `spec.unknown`; a thread with no Python frame is judged by
+/// `spec.startup` / `spec.frameless`; programs of the process tree that are
+/// not Python are judged by `spec.children`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "secimport SandboxPolicy")]
@@ -115,15 +120,33 @@ pub struct Spec {
     /// `base-only`.
     #[serde(default)]
     pub unknown: UnknownRule,
-    /// Syscalls always allowed: what the interpreter itself needs (start-up,
-    /// shutdown, memory management). Also the only syscalls allowed with no
-    /// Python frame on the stack (before the first frame, native threads).
+    /// Syscalls every Python module may make besides its own list (the
+    /// interpreter's own vocabulary: reading files, stat, ...); modules the
+    /// policy does not cover may make them under `unknown: base-only`. They
+    /// are judged by the stack like any other: `base` is never allowed with
+    /// no Python frame (see `startup` and `frameless`), and it cannot hold a
+    /// dangerous syscall (exec, process creation, sockets, ...; see
+    /// `secimport_policy::classes`), nor grant the dangerous forms of
+    /// `openat`, `clone` or `kill`. The fixed harmless set (memory, futexes,
+    /// clocks, signal returns, I/O on open descriptors) is allowed whatever
+    /// the stack and need not be listed.
     /// Names are x86-64 Linux syscall names as strace prints them (`openat`,
     /// `newfstatat`); `syscall_N` names a number the table has no name for.
     /// Order does not matter and duplicates are ignored; `secimport build`
     /// writes them sorted.
     #[serde(deserialize_with = "de::base")]
     pub base: SyscallSet,
+    /// Syscalls allowed with no Python frame on the calling thread before the
+    /// interpreter ran its first Python frame (dynamic loader, interpreter
+    /// start-up). Dangerous syscalls are refused here.
+    #[serde(default, deserialize_with = "de::startup")]
+    pub startup: SyscallSet,
+    /// Syscalls allowed with no Python frame on the calling thread after
+    /// start-up (atexit C callbacks, finalizers, native threads). A thread
+    /// with no frame of its own is also judged by the modules its creator had
+    /// on its stack. Dangerous syscalls are refused here.
+    #[serde(default, deserialize_with = "de::frameless")]
+    pub frameless: SyscallSet,
     /// Syscalls allowed to processes of the tree that are not running Python
     /// (a shell, `ps`, `ldconfig`). The base set does not apply to them.
     #[serde(default, deserialize_with = "de::children")]
@@ -171,7 +194,7 @@ pub enum Mode {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum UnknownRule {
-    /// They may make base syscalls only.
+    /// They may make base syscalls only (and the fixed harmless set).
     #[default]
     BaseOnly,
     /// They do not restrict anything: the other modules on the stack decide.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// The `format` field of every trace file.
 pub const TRACE_FORMAT: &str = "secimport-trace";
 /// Bumped on every incompatible change of the layout below.
-pub const TRACE_VERSION: u32 = 1;
+pub const TRACE_VERSION: u32 = 2;
 
 /// Syscall name -> number of calls.
 pub type SyscallCounts = BTreeMap<String, u64>;
@@ -68,15 +68,21 @@ pub struct ModuleTrace {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Buckets {
-    /// A Python process with no Python frame on the calling thread: interpreter
-    /// start-up and shutdown, native threads. Becomes the policy's base set.
+    /// A Python process with no Python frame on the calling thread, before
+    /// the interpreter ran its first frame (loader, interpreter start-up).
+    /// Becomes the policy's `startup` set and its `base` set.
+    pub startup: SyscallCounts,
+    /// No Python frame on the calling thread after start-up: atexit C
+    /// callbacks, finalizers, native threads. Becomes `frameless`.
     pub frameless: SyscallCounts,
     /// Processes of the tree that are not running the interpreter (a shell, `ps`).
     pub non_python: SyscallCounts,
     /// Syscalls whose stack was deeper than the walk limit (the outer frames
-    /// were not seen; the inner ones are charged as usual).
+    /// were not seen; the inner ones are charged as usual). `run` judges such
+    /// a syscall as if an unknown module made it.
     pub truncated: SyscallCounts,
-    /// Frames whose code object or file name could not be read.
+    /// Frames, names or thread states that could not be read (judged as an
+    /// unknown module by `run`).
     pub unreadable: SyscallCounts,
 }
 

@@ -49,8 +49,10 @@ pub struct TargetArgs {
     /// Interpreter to run the script with [default: python3 on PATH; shims are resolved].
     #[arg(long, value_name = "PATH")]
     pub python: Option<String>,
-    /// Frames walked per syscall; deeper stacks are counted as truncated.
-    #[arg(long, default_value_t = 128, value_name = "FRAMES")]
+    /// Frames walked per syscall (the whole stack, up to this many); a deeper
+    /// stack is judged as if an unknown module made the syscall.
+    #[arg(long, default_value_t = secimport_engine::sandbox::DEFAULT_WALK_LIMIT, value_name = "FRAMES",
+          value_parser = clap::value_parser!(u32).range(1..=secimport_engine::sandbox::MAX_WALK_LIMIT as i64))]
     pub walk_limit: u32,
     /// With --entrypoint: arguments for the script. Without: the whole command,
     /// e.g. `-- /usr/bin/python3.11 app.py --flag`.
@@ -176,8 +178,9 @@ pub struct GuardArgs {
     /// What a violation does.
     #[arg(long, value_enum, default_value_t = RunMode::Kill)]
     pub mode: RunMode,
-    /// Frames walked per syscall.
-    #[arg(long, default_value_t = 128, value_name = "FRAMES")]
+    /// Frames walked per syscall (the whole stack, up to this many).
+    #[arg(long, default_value_t = secimport_engine::sandbox::DEFAULT_WALK_LIMIT, value_name = "FRAMES",
+          value_parser = clap::value_parser!(u32).range(1..=secimport_engine::sandbox::MAX_WALK_LIMIT as i64))]
     pub walk_limit: u32,
 }
 
@@ -189,7 +192,8 @@ pub struct ShellArgs {
     /// Where to write the trace.
     #[arg(short, long, default_value = "trace.json", value_name = "FILE")]
     pub output: PathBuf,
-    /// Frames walked per syscall.
-    #[arg(long, default_value_t = 128, value_name = "FRAMES")]
+    /// Frames walked per syscall (the whole stack, up to this many).
+    #[arg(long, default_value_t = secimport_engine::sandbox::DEFAULT_WALK_LIMIT, value_name = "FRAMES",
+          value_parser = clap::value_parser!(u32).range(1..=secimport_engine::sandbox::MAX_WALK_LIMIT as i64))]
     pub walk_limit: u32,
 }

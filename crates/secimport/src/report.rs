@@ -68,7 +68,7 @@ pub fn trace_summary(trace: &Trace, outcome: &Outcome, output: &Path) {
         c.read_errors
     );
     if c.stacks_truncated > 0 {
-        eprintln!("secimport: note: some stacks were deeper than the walk limit; raise --walk-limit to see their outer frames");
+        eprintln!("secimport: note: some stacks were deeper than the walk limit; `run` judges such syscalls as made by an unknown module; raise --walk-limit to see their outer frames");
     }
     if c.events_lost > 0 {
         eprintln!(

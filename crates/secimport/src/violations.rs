@@ -6,7 +6,7 @@ use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use secimport_engine::linetable;
-use secimport_engine::sandbox::{module_id, Sandbox, Violation};
+use secimport_engine::sandbox::{module_id, reason, Sandbox, Violation};
 use secimport_policy::naming::Namer;
 use secimport_policy::policy::Compiled;
 use secimport_policy::syscalls;
@@ -32,8 +32,20 @@ pub struct Record {
     pub nr: u32,
     /// `log`, `kill` or `stop`.
     pub action: String,
-    /// Modules on the stack whose rule does not allow the syscall (innermost first).
+    /// Every module whose rule did not allow the syscall, as the kernel
+    /// judged it (the first denier first); pseudo-modules in angle brackets
+    /// for what could not be seen (`<truncated>`, `<unreadable>`) and for
+    /// threads with no frame (`<startup>`, `<frameless>`).
     pub denied_by: Vec<String>,
+    /// Modules the thread inherited from the stack of the thread that
+    /// created it (judged as if on its stack).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inherited: Vec<String>,
+    /// Why the verdict involved more than the frames shown: `dangerous`
+    /// (arguments make it a dangerous class), `truncated`, `unreadable`,
+    /// `overflow`, `inherited`, `frameless`, `startup`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<&'static str>,
     /// Python stack, innermost first (at most 20 frames are reported).
     pub stack: Vec<Frame>,
     pub depth: u32,
@@ -50,9 +62,11 @@ impl Names<'_> {
     fn file(&mut self, sandbox: &Sandbox, id: u32) -> String {
         match id {
             module_id::FRAMELESS => return "<frameless>".into(),
+            module_id::STARTUP => return "<startup>".into(),
             module_id::NON_PYTHON => return "<non-python>".into(),
             module_id::TRUNCATED => return "<truncated>".into(),
-            module_id::UNREADABLE | module_id::OVERFLOW => return "<unreadable>".into(),
+            module_id::UNREADABLE => return "<unreadable>".into(),
+            module_id::OVERFLOW => return "<overflow>".into(),
             _ => {}
         }
         if !self.files.contains_key(&id) {
@@ -85,33 +99,49 @@ fn wall_time(ts_boot_ns: u64) -> String {
     humantime::format_rfc3339_millis(at).to_string()
 }
 
-/// What a violation is judged against: a policy, or the guards of
-/// `secure_import`.
+/// What a violation was judged against (a policy, or the guards of
+/// `secure_import`), to say why a module did not allow it. The verdict
+/// itself is the kernel's: which modules denied comes with the record.
 pub trait Judge {
-    /// Does the module (by kernel id and name) allow syscall `nr`?
-    fn allows(&self, id: u32, module: &str, nr: u32) -> bool;
     /// Why a module did not allow it, for the report.
     fn explain(&self, module: &str) -> String;
 }
 
-impl Judge for Compiled {
-    fn allows(&self, _id: u32, module: &str, nr: u32) -> bool {
-        let bit = |b: &[u64; 8]| (b[(nr / 64) as usize % 8] >> (nr % 64)) & 1 == 1;
-        if bit(&self.base) {
-            return true;
+/// Why a pseudo-module (what could not be seen, or no frame) did not allow
+/// a syscall, whatever judged it; None for real modules.
+pub fn explain_pseudo(m: &str, unknown: &str) -> Option<String> {
+    Some(match m {
+        "<non-python>" => {
+            "not in the policy's `children` set (syscalls of non-Python programs)".to_string()
         }
-        match self.rule_for(module) {
-            Some((_, allow)) => bit(&allow),
-            None => false,
-        }
-    }
+        "<startup>" => "no Python frame before the interpreter ran its first one, and not in \
+                        the policy's `startup` set (dangerous syscalls never are)"
+            .to_string(),
+        "<frameless>" => "no Python frame on the thread, and not in the policy's `frameless` set \
+                          (dangerous syscalls never are)"
+            .to_string(),
+        "<truncated>" => format!(
+            "the stack was deeper than the walk limit; the frames not seen are judged as an \
+             unknown module (unknown: {unknown})"
+        ),
+        "<unreadable>" => format!(
+            "a frame, file name or thread state could not be read; judged as an unknown module \
+             (unknown: {unknown})"
+        ),
+        "<overflow>" => format!(
+            "more modules, threads or thread states than the kernel side can hold; judged as an \
+             unknown module (unknown: {unknown})"
+        ),
+        _ => return None,
+    })
+}
 
+impl Judge for Compiled {
     fn explain(&self, m: &str) -> String {
+        if let Some(why) = explain_pseudo(m, self.unknown.as_str()) {
+            return why;
+        }
         match self.rule_for(m) {
-            _ if m == "<non-python>" => {
-                "not in the policy's `children` set (syscalls of non-Python programs)".to_string()
-            }
-            _ if m == "<frameless>" => "not in the policy's `base` set".to_string(),
             Some((key, _)) if key == m => "its policy entry does not list it".to_string(),
             Some((key, _)) => format!("policy entry {key:?} does not list it"),
             None => format!("not in the policy (unknown: {})", self.unknown.as_str()),
@@ -119,23 +149,27 @@ impl Judge for Compiled {
     }
 }
 
-pub fn record(
-    v: &Violation,
-    sandbox: &Sandbox,
-    names: &mut Names,
-    judge: &dyn Judge,
-    action: &str,
-) -> Record {
+pub fn record(v: &Violation, sandbox: &Sandbox, names: &mut Names, action: &str) -> Record {
     let mut stack = Vec::new();
-    let mut denied_by = Vec::new();
+    let mut denied_by: Vec<String> = Vec::new();
+    for &id in std::iter::once(&v.module).chain(&v.denied) {
+        let (module, _) = names.name(sandbox, id);
+        if !denied_by.contains(&module) {
+            denied_by.push(module);
+        }
+    }
+    let mut inherited: Vec<String> = Vec::new();
+    for &id in &v.inherited {
+        let (module, _) = names.name(sandbox, id);
+        if !inherited.contains(&module) {
+            inherited.push(module);
+        }
+    }
     for f in &v.frames {
         let (module, file) = names.name(sandbox, f.module);
         let line = f
             .lasti
             .and_then(|i| linetable::line_for(&f.linetable, f.firstlineno, i));
-        if !judge.allows(f.module, &module, v.nr) && !denied_by.contains(&module) {
-            denied_by.push(module.clone());
-        }
         stack.push(Frame {
             module,
             file,
@@ -143,10 +177,19 @@ pub fn record(
             function: f.function.clone(),
         });
     }
-    let (first, _) = names.name(sandbox, v.module);
-    if !denied_by.contains(&first) {
-        denied_by.insert(0, first);
-    }
+    let reasons = [
+        (reason::DANGEROUS, "dangerous"),
+        (reason::TRUNCATED, "truncated"),
+        (reason::UNREADABLE, "unreadable"),
+        (reason::OVERFLOW, "overflow"),
+        (reason::INHERITED, "inherited"),
+        (reason::FRAMELESS, "frameless"),
+        (reason::STARTUP, "startup"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| v.reasons & bit != 0)
+    .map(|(_, name)| name)
+    .collect();
     Record {
         time: wall_time(v.ts_ns),
         pid: v.pid,
@@ -159,6 +202,8 @@ pub fn record(
         nr: v.nr,
         action: action.to_string(),
         denied_by,
+        inherited,
+        reasons,
         stack,
         depth: v.depth,
         truncated: v.truncated,
@@ -179,6 +224,16 @@ pub fn render(r: &Record, judge: &dyn Judge) -> String {
     );
     for m in &r.denied_by {
         s += &format!("  not allowed for {m}: {}\n", judge.explain(m));
+    }
+    if r.reasons.contains(&"dangerous") {
+        s += "  its arguments make it dangerous (a process, a write, a signal to another \
+              process): only a module's own list can allow that\n";
+    }
+    if !r.inherited.is_empty() {
+        s += &format!(
+            "  inherited from the stack that created this thread: {}\n",
+            r.inherited.join(", ")
+        );
     }
     if r.stack.is_empty() {
         s += "  no Python stack (a non-Python program, or no frame at the time)\n";
@@ -238,6 +293,8 @@ mod tests {
             nr: 59,
             action: action.into(),
             denied_by: denied_by.iter().map(|s| s.to_string()).collect(),
+            inherited: vec![],
+            reasons: vec![],
             depth: stack.len() as u32,
             stack,
             truncated: false,

@@ -1320,12 +1320,12 @@ fn build_writes_yaml_and_json_that_agree_and_never_change() {
     );
     for syscall in ["openat", "write"] {
         assert!(
-            compiled.allows(&["helpers.filewriter", "__main__"], nr(syscall)),
+            compiled.allows(&["helpers.filewriter", "__main__"], nr(syscall), true),
             "the policy must allow {syscall} to helpers.filewriter called by __main__"
         );
     }
     assert!(
-        !compiled.allows(&["helpers.filewriter", "__main__"], nr("execve")),
+        !compiled.allows(&["helpers.filewriter", "__main__"], nr("execve"), true),
         "nothing in write_file.py runs a program, yet the policy allows execve"
     );
 

@@ -1,24 +1,31 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The contract between the BPF programs (sandbox.bpf.c) and the Rust loader.
+ * The contract between the BPF programs (sandbox.bpf.c and lib/) and the Rust
+ * loader.
  *
- * Every struct that crosses the boundary is defined here once. The Rust side
- * never mirrors these by hand: it uses the types libbpf-cargo generates into
- * the skeleton (see `types` in the engine crate), which come from the BTF of
- * the compiled object.
+ * Every struct and enum that crosses the boundary is defined here once. The
+ * Rust side never mirrors these by hand: it uses the types libbpf-cargo
+ * generates into the skeleton (`types` in the engine crate), which come from
+ * the BTF of the compiled object. Enums reach the skeleton because a global
+ * or a record field has their type (see the anchors in sandbox.bpf.c).
  */
 #ifndef SECIMPORT_SANDBOX_H
 #define SECIMPORT_SANDBOX_H
 
-/* Well-known module ids. Real modules (one per distinct co_filename) start at
- * MODULE_FIRST_DYNAMIC. */
-#define MODULE_FRAMELESS 0   /* Python process, no Python frame on the stack */
-#define MODULE_NON_PYTHON 1  /* a process that is not running the interpreter */
-#define MODULE_TRUNCATED 2   /* frames beyond the walk limit */
-#define MODULE_OVERFLOW 3    /* more distinct files than MAX_MODULES */
-#define MODULE_UNREADABLE 4  /* a frame whose code/filename could not be read */
-#define MODULE_BASE 5        /* rules[MODULE_BASE]: allowed whatever the stack */
-#define MODULE_FIRST_DYNAMIC 8
+/* Well-known module ids (index into `rules`). Real modules (one per distinct
+ * co_filename) start at MODULE_FIRST_DYNAMIC. */
+enum si_module_id {
+	MODULE_FRAMELESS = 0,   /* no Python frame, after the first frame ran */
+	MODULE_NON_PYTHON = 1,  /* a process that is not running the interpreter */
+	MODULE_TRUNCATED = 2,   /* frames beyond the walk limit: judged as unknown */
+	MODULE_OVERFLOW = 3,    /* more modules/threads/states than the kernel can hold: unknown */
+	MODULE_UNREADABLE = 4,  /* a frame or thread state that could not be read: unknown */
+	MODULE_NOWALK = 5,      /* syscalls whose verdict cannot depend on the stack */
+	MODULE_STARTUP = 6,     /* no Python frame, before the first frame ran */
+	MODULE_BASE = 7,        /* what every module may make besides its own list */
+	MODULE_DANGEROUS = 8,   /* never allowed by base, start-up or frameless */
+	MODULE_FIRST_DYNAMIC = 16,
+};
 
 #define MAX_MODULES 65536
 #define FILENAME_MAX_LEN 256
@@ -26,7 +33,11 @@
 #define STACK_BLOCK 4096      /* bytes of the frame stack read at once */
 #define COUNT_CACHE_SLOTS 4096
 #define CODE_CACHE_SLOTS 4096
-#define UNIQ_MAX 32
+#define UNIQ_MAX 64           /* distinct modules remembered per syscall */
+#define PROV_MAX 32           /* modules a thread inherits from its creator */
+#define DENIED_MAX 16         /* denying modules named in a report */
+#define MAX_TSTATES 4         /* thread states bound to one OS thread */
+#define MAX_INTERPS 4         /* interpreters a thread's cache remembers */
 #define NR_SYSCALLS 512
 #define SYSCALL_WORDS (NR_SYSCALLS / 64)
 #define MAX_PYCONFS 8
@@ -35,39 +46,76 @@
 #define LINETABLE_MAX 1024
 
 /* Sandbox modes (const volatile `mode`). */
-#define MODE_TRACE 0 /* aggregate syscall counts per module, decide nothing */
-#define MODE_LOG 1   /* decide; report violations; let them run */
-#define MODE_KILL 2  /* decide; SIGKILL the tree at syscall entry */
-#define MODE_STOP 3  /* decide; SIGSTOP the offending process */
+enum si_mode {
+	MODE_TRACE = 0, /* aggregate syscall counts per module, decide nothing */
+	MODE_LOG = 1,   /* decide; report violations; let them run */
+	MODE_KILL = 2,  /* decide; SIGKILL the tree at syscall entry */
+	MODE_STOP = 3,  /* decide; SIGSTOP the offending process */
+};
 
 /* How modules the policy does not cover are judged (const volatile `unknown_rule`). */
-#define UNKNOWN_BASE_ONLY 0
-#define UNKNOWN_ALLOW 1
-#define UNKNOWN_DENY 2
+enum si_unknown_rule {
+	UNKNOWN_BASE_ONLY = 0,
+	UNKNOWN_ALLOW = 1,
+	UNKNOWN_DENY = 2,
+};
 
-/* proc_state.kind */
-#define PROC_LAUNCHING 0 /* forked by the launcher, not yet exec'd: ignored */
-#define PROC_PYTHON 1    /* running a known interpreter */
-#define PROC_OTHER 2     /* running anything else */
+/* si_proc_state.kind */
+enum si_proc_kind {
+	PROC_LAUNCHING = 0, /* forked by the launcher, not yet exec'd: ignored */
+	PROC_PYTHON = 1,    /* running a known interpreter */
+	PROC_OTHER = 2,     /* running anything else */
+};
 
-/* Counters (array map `stats`). */
-enum stat_id {
+/* Counters (per-CPU array map `stats`). */
+enum si_stat_id {
 	STAT_SYSCALLS = 0,  /* syscalls of tracked processes */
 	STAT_WALKS,         /* Python stacks walked */
 	STAT_TRUNCATED,     /* stacks deeper than the walk limit */
 	STAT_EVENTS_LOST,   /* ring buffer full */
 	STAT_READ_ERRORS,   /* user memory reads that failed during walks */
 	STAT_MODULE_OVERFLOW,
-	STAT_TSTATE_MISSES, /* thread of a Python process without a PyThreadState */
+	STAT_TSTATE_MISSES, /* thread of a started Python process without a PyThreadState */
 	STAT_VIOLATIONS,
 	STAT_VIOLATIONS_SUPPRESSED, /* repeats not reported individually */
+	STAT_TSTATE_SCANS,  /* thread-state lists scanned (cache misses) */
+	STAT_SIGNAL_WRITES, /* writes made inside a C signal handler, not charged */
 	STAT_MAX,
+};
+
+/* Why a verdict was reached without (only) the named modules (bits of
+ * si_violation_event.reasons). */
+enum si_reason {
+	REASON_DANGEROUS = 1,  /* the syscall's arguments make it a dangerous class */
+	REASON_TRUNCATED = 2,  /* stack deeper than the walk limit */
+	REASON_UNREADABLE = 4, /* a frame, name or thread state could not be read */
+	REASON_OVERFLOW = 8,   /* more than the kernel can hold */
+	REASON_INHERITED = 16, /* the thread carries its creator's modules */
+	REASON_FRAMELESS = 32, /* no Python frame on the thread */
+	REASON_STARTUP = 64,   /* ... and the interpreter had not run a frame yet */
+};
+
+/* Ring buffer records: the first field of every record is the type. */
+enum si_event_type {
+	EV_FORK = 1,
+	EV_EXEC = 2,
+	EV_EXIT = 3,
+	EV_VIOLATION = 4,
+	EV_PYTHON_READY = 5,
+};
+
+/* Threads (and processes) created while a module with this flag is on the
+ * stack, or inherited, are judged by it for their whole life: in `run` and
+ * `trace` every module is inherited this way; the flag marks guards. */
+enum si_rule_flags {
+	RULE_GUARD = 1,
 };
 
 /* Where the interpreter keeps what the walker needs. One entry per supported
  * interpreter ELF, filled from the offsets table in the engine crate. */
 struct si_py_offsets {
 	__u32 runtime_interpreters_head;
+	__u32 interp_next;
 	__u32 interp_threads_head;
 	__u32 tstate_next;
 	__u32 tstate_thread_id;
@@ -111,8 +159,10 @@ struct si_pyconf {
 struct si_proc_state {
 	__u64 runtime;   /* address of _PyRuntime in this process, 0 = not known yet */
 	__u32 pyconf;    /* index into `pyconfs` */
-	__u32 kind;      /* PROC_* */
+	enum si_proc_kind kind;
 	__u64 syscalls;
+	__u32 started;   /* a Python frame was seen: start-up is over */
+	__u32 pad;
 };
 
 struct si_exe_key {
@@ -155,30 +205,17 @@ struct si_report_key {
 	__u32 module;
 };
 
-/* rules[module] in run modes; rules[MODULE_BASE] is the base set,
- * rules[MODULE_FRAMELESS] what a Python thread with no frame may do,
- * rules[MODULE_NON_PYTHON] what non-Python descendants may do. */
+/* rules[module]: what a module may do. `present` 0: the policy does not
+ * cover it (the unknown rule applies). The well-known ids hold the sets
+ * (NOWALK, BASE, STARTUP, FRAMELESS, NON_PYTHON, DANGEROUS). */
 struct si_module_rule {
 	__u64 allow[SYSCALL_WORDS];
-	__u32 present; /* 0: the policy does not cover this module */
-	__u32 flags;   /* RULE_* */
-};
-
-/* Threads (and processes) created while this module is on the stack carry
- * its rule with them, wherever their own stacks go (guards). */
-#define RULE_INHERIT 1
-
-/* Ring buffer records: first field is the type. */
-enum event_type {
-	EV_FORK = 1,
-	EV_EXEC = 2,
-	EV_EXIT = 3,
-	EV_VIOLATION = 4,
-	EV_PYTHON_READY = 5,
+	__u32 present;
+	__u32 flags;   /* enum si_rule_flags */
 };
 
 struct si_event_hdr {
-	__u32 type;
+	enum si_event_type type;
 	__u32 pid;
 	__u32 tid;
 	__u32 ppid;
@@ -189,7 +226,7 @@ struct si_event_hdr {
 struct si_proc_event {
 	struct si_event_hdr hdr;
 	__s32 exit_code;  /* EV_EXIT: raw wait status */
-	__u32 kind;       /* PROC_* after the event */
+	enum si_proc_kind kind; /* after the event */
 	__u64 runtime;    /* EV_PYTHON_READY */
 	__u64 syscalls;   /* EV_EXIT: syscalls the process made while tracked */
 	char filename[FILENAME_MAX_LEN]; /* EV_EXEC */
@@ -208,11 +245,16 @@ struct si_frame_info {
 struct si_violation_event {
 	struct si_event_hdr hdr;
 	__u32 nr;           /* syscall number */
-	__u32 module;       /* first module on the stack (innermost) that denied it */
-	__u32 depth;        /* frames walked */
+	__u32 module;       /* first module that denied it */
+	__u32 depth;        /* frames walked (all thread states) */
 	__u32 nframes;      /* frames filled in below */
-	__u32 action;       /* MODE_* applied */
+	enum si_mode action;
 	__u32 truncated;
+	__u32 reasons;      /* enum si_reason bits */
+	__u32 ndenied;
+	__u32 denied[DENIED_MAX];       /* every module that denied it, in visit order */
+	__u32 ninherited;
+	__u32 inherited[PROV_MAX];      /* modules inherited from the thread's creator */
 	struct si_frame_info frames[REPORT_FRAMES];
 };
 

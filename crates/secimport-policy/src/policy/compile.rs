@@ -38,6 +38,10 @@ pub struct Compiled {
     pub unknown: UnknownRule,
     /// `spec.base`.
     pub base: Bitmap,
+    /// `spec.startup`.
+    pub startup: Bitmap,
+    /// `spec.frameless`.
+    pub frameless: Bitmap,
     /// `spec.children`.
     pub children: Bitmap,
     /// Every key in key order, with its bitmap.
@@ -79,6 +83,8 @@ impl Compiled {
             mode: spec.mode,
             unknown: spec.unknown,
             base: bitmap_of(&spec.base),
+            startup: bitmap_of(&spec.startup),
+            frameless: bitmap_of(&spec.frameless),
             children: bitmap_of(&spec.children),
             rules,
             exact,
@@ -130,15 +136,26 @@ impl Compiled {
         self.rules.iter().map(|(k, b)| (k.as_str(), *b))
     }
 
-    /// The decision for syscall `nr` made by a Python thread whose stack holds
-    /// the modules `stack` (in any order; empty for a thread with no Python
-    /// frame): allowed when in `base`, or when every covered module on the
-    /// stack allows it, with uncovered modules judged by `unknown`.
-    pub fn allows(&self, stack: &[&str], nr: u32) -> bool {
-        let in_base = bitmap_contains(&self.base, nr);
-        if stack.is_empty() {
-            return in_base;
+    /// The decision for syscall `nr`, when its arguments do not make it a
+    /// dangerous form (see [`crate::classes`]; the kernel side also judges
+    /// those), made by a Python thread whose stacks and inheritance hold the
+    /// modules `stack` (in any order). With no module at all, `started` says
+    /// whether the interpreter had run a frame yet (`frameless`) or not
+    /// (`startup`). A model of the kernel's rule, for tests and tools.
+    pub fn allows(&self, stack: &[&str], nr: u32, started: bool) -> bool {
+        if bitmap_contains(&crate::classes::harmless_bitmap(), nr) {
+            return true;
         }
+        let dangerous = bitmap_contains(&crate::classes::dangerous_bitmap(), nr);
+        if stack.is_empty() {
+            let set = if started {
+                &self.frameless
+            } else {
+                &self.startup
+            };
+            return bitmap_contains(set, nr);
+        }
+        let in_base = !dangerous && bitmap_contains(&self.base, nr);
         stack.iter().all(|module| match self.rule_for(module) {
             Some((_, bitmap)) => in_base || bitmap_contains(&bitmap, nr),
             None => match self.unknown {

@@ -42,6 +42,9 @@ pub enum Problem {
     BadModuleKey { key: String, error: PatternError },
     /// A key of `spec.modules` appears twice.
     DuplicateModuleKey { key: String },
+    /// A dangerous syscall in a set that applies whatever the module
+    /// (`spec.base`, `spec.startup`, `spec.frameless`).
+    DangerousShared { name: String, place: String },
 }
 
 impl fmt::Display for Problem {
@@ -94,6 +97,12 @@ impl fmt::Display for Problem {
             Problem::BadModuleKey { key, error } => {
                 write!(f, "invalid module key `{key}` in spec.modules: {error}")
             }
+            Problem::DangerousShared { name, place } => write!(
+                f,
+                "`{name}` cannot be in {place}: it is a dangerous syscall (exec, process \
+                 creation, networking, other processes, file-system changes), which is only ever \
+                 allowed to the modules that need it; list it under those modules in spec.modules"
+            ),
             Problem::DuplicateModuleKey { key } => write!(
                 f,
                 "module key `{key}` appears twice in spec.modules; merge the two lists into one \
@@ -303,9 +312,11 @@ impl<'de> Deserialize<'de> for Kind {
     }
 }
 
-/// Reads one syscall name; `place` is for the message.
+/// Reads one syscall name; `place` is for the message. `shared`: the set
+/// applies whatever the module, so dangerous syscalls are refused.
 struct SyscallSeed<'a> {
     place: &'a str,
+    shared: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for SyscallSeed<'_> {
@@ -324,6 +335,12 @@ impl Visitor<'_> for SyscallSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, name: &str) -> Result<Syscall, E> {
+        if self.shared && crate::classes::is_dangerous(name) {
+            return Err(raise(Problem::DangerousShared {
+                name: name.to_string(),
+                place: self.place.to_string(),
+            }));
+        }
         Syscall::parse(name).ok_or_else(|| {
             raise(Problem::UnknownSyscall {
                 name: name.to_string(),
@@ -350,6 +367,7 @@ impl<'de> Deserialize<'de> for Syscall {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         SyscallSeed {
             place: "a syscall list",
+            shared: false,
         }
         .deserialize(d)
     }
@@ -358,6 +376,7 @@ impl<'de> Deserialize<'de> for Syscall {
 /// Reads a list of syscall names; duplicates are ignored.
 struct SyscallListSeed<'a> {
     place: &'a str,
+    shared: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for SyscallListSeed<'_> {
@@ -377,7 +396,10 @@ impl<'de> Visitor<'de> for SyscallListSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SyscallSet, A::Error> {
         let mut set = BTreeSet::new();
-        while let Some(syscall) = seq.next_element_seed(SyscallSeed { place: self.place })? {
+        while let Some(syscall) = seq.next_element_seed(SyscallSeed {
+            place: self.place,
+            shared: self.shared,
+        })? {
             set.insert(syscall);
         }
         Ok(set)
@@ -385,12 +407,33 @@ impl<'de> Visitor<'de> for SyscallListSeed<'_> {
 }
 
 pub(super) fn base<'de, D: Deserializer<'de>>(d: D) -> Result<SyscallSet, D::Error> {
-    SyscallListSeed { place: "spec.base" }.deserialize(d)
+    SyscallListSeed {
+        place: "spec.base",
+        shared: true,
+    }
+    .deserialize(d)
+}
+
+pub(super) fn startup<'de, D: Deserializer<'de>>(d: D) -> Result<SyscallSet, D::Error> {
+    SyscallListSeed {
+        place: "spec.startup",
+        shared: true,
+    }
+    .deserialize(d)
+}
+
+pub(super) fn frameless<'de, D: Deserializer<'de>>(d: D) -> Result<SyscallSet, D::Error> {
+    SyscallListSeed {
+        place: "spec.frameless",
+        shared: true,
+    }
+    .deserialize(d)
 }
 
 pub(super) fn children<'de, D: Deserializer<'de>>(d: D) -> Result<SyscallSet, D::Error> {
     SyscallListSeed {
         place: "spec.children",
+        shared: false,
     }
     .deserialize(d)
 }
@@ -414,7 +457,10 @@ impl<'de> Visitor<'de> for ModulesVisitor {
         let mut modules = BTreeMap::new();
         while let Some(key) = map.next_key_seed(ModuleKeySeed { seen: &modules })? {
             let place = format!("module `{key}`");
-            let syscalls = map.next_value_seed(SyscallListSeed { place: &place })?;
+            let syscalls = map.next_value_seed(SyscallListSeed {
+                place: &place,
+                shared: false,
+            })?;
             modules.insert(key, syscalls);
         }
         Ok(modules)

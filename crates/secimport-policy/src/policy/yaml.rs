@@ -60,6 +60,18 @@ pub(super) fn to_yaml(policy: &Policy) -> String {
     flow_entry(
         &mut out,
         2,
+        "startup",
+        spec.startup.iter().map(|s| s.name()),
+    );
+    flow_entry(
+        &mut out,
+        2,
+        "frameless",
+        spec.frameless.iter().map(|s| s.name()),
+    );
+    flow_entry(
+        &mut out,
+        2,
         "children",
         spec.children.iter().map(|s| s.name()),
     );

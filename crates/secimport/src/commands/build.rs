@@ -41,6 +41,14 @@ pub fn run(args: BuildArgs) -> Result<i32, Failure> {
         name: args.name.clone(),
     };
     let policy = build(&trace, &opts);
+    for (bucket, names) in secimport_policy::build::dropped_from_shared(&trace) {
+        eprintln!(
+            "secimport: warning: the trace saw {} with no Python frame ({bucket}); dangerous \
+             syscalls are never allowed without a frame, so `run` will report them (an atexit \
+             callback or finalizer that starts a program or connects: call it from Python code)",
+            names.join(", ")
+        );
+    }
     let other = sibling(&args.output);
     for path in [&args.output, &other] {
         let text = if path.extension().and_then(|e| e.to_str()) == Some("json") {
@@ -54,12 +62,14 @@ pub fn run(args: BuildArgs) -> Result<i32, Failure> {
     }
     let s = &policy.spec;
     eprintln!(
-        "secimport: policy {:?} from {}: {} module entries ({} traced modules), {} base syscalls, {} for child programs, unknown modules: {}",
+        "secimport: policy {:?} from {}: {} module entries ({} traced modules), {} base syscalls, {} start-up, {} frameless, {} for child programs, unknown modules: {}",
         policy.metadata.name,
         args.trace.display(),
         s.modules.len(),
         trace.modules.len(),
         s.base.len(),
+        s.startup.len(),
+        s.frameless.len(),
         s.children.len(),
         opts.unknown.as_str()
     );

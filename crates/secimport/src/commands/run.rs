@@ -121,7 +121,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         |ev| {
             let Event::Violation(v) = ev else { return };
             count += 1;
-            let rec = violations::record(v, &sandbox, &mut names, &compiled, mode.as_str());
+            let rec = violations::record(v, &sandbox, &mut names, mode.as_str());
             let key = (rec.pid, rec.denied_by.first().cloned().unwrap_or_default());
             // Starting a program is always shown in full: it is the headline.
             let is_exec = rec.syscall.starts_with("execve");

@@ -70,6 +70,7 @@ fn assemble(sandbox: &Sandbox, target: &Target, outcome: &Outcome, walk_limit: u
     for (id, counts) in &per_id {
         let named = name_counts(counts);
         let bucket = match *id {
+            module_id::STARTUP => Some(&mut buckets.startup),
             module_id::FRAMELESS => Some(&mut buckets.frameless),
             module_id::NON_PYTHON => Some(&mut buckets.non_python),
             module_id::TRUNCATED => Some(&mut buckets.truncated),
