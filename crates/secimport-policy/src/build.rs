@@ -17,7 +17,8 @@
 //!   `pkg.*` entry, which also covers modules of the package the trace did not
 //!   see.
 //!
-//! The fixed harmless set is never listed (it is allowed whatever the stack).
+//! The fixed harmless set is never listed in the shared sets (it is allowed whatever the stack; `trace`
+//! does not even record it).
 //! The `truncated` and `unreadable` buckets are not used: such syscalls are
 //! judged as made by an unknown module.
 

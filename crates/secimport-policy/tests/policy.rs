@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use secimport_policy::build::{build, unusable_syscalls, BuildOptions};
+use secimport_policy::build::{build, dropped_from_shared, unusable_syscalls, BuildOptions};
+use secimport_policy::classes::{self, DANGEROUS, DANGEROUS_BY_ARGUMENTS, HARMLESS};
 use secimport_policy::policy::{
     bitmap_contains, json_schema, Format, Mode, ModulePattern, PatternError, Policy, PolicyError,
     Problem, Syscall, SyscallSet, UnknownRule,
@@ -71,7 +72,10 @@ fn trace_with(modules: &[(&str, &[&str])]) -> Trace {
             })
             .collect(),
         buckets: Buckets {
-            frameless: counts(&[
+            // Start-up: harmless (brk, close, exit_group, mmap, munmap, read),
+            // dangerous (execve: the exec that started the interpreter) and
+            // the rest (arch_prctl, newfstatat), which alone is kept.
+            startup: counts(&[
                 "arch_prctl",
                 "brk",
                 "close",
@@ -79,8 +83,12 @@ fn trace_with(modules: &[(&str, &[&str])]) -> Trace {
                 "exit_group",
                 "mmap",
                 "munmap",
+                "newfstatat",
                 "read",
             ]),
+            // After start-up: clone3 is only dangerous by its arguments (the
+            // kernel judges those), so it is kept; socket is dropped.
+            frameless: counts(&["clone3", "exit", "futex", "getcwd", "madvise", "socket"]),
             non_python: counts(&["execve", "exit_group", "write"]),
             truncated: counts(&["futex"]),
             unreadable: counts(&["getpid"]),
@@ -143,7 +151,9 @@ metadata:
 spec:
   mode: kill
   unknown: deny
-  base: [mmap, brk, close, brk]     # order and duplicates do not matter
+  base: [mmap, brk, close, brk, statx, newfstatat]     # order and duplicates do not matter
+  startup: [arch_prctl, newfstatat]
+  frameless: [getcwd]
   children:
     - execve
     - exit_group
@@ -162,7 +172,9 @@ const EXAMPLE_JSON: &str = r#"{
   "spec": {
     "mode": "kill",
     "unknown": "deny",
-    "base": ["brk", "close", "mmap"],
+    "base": ["brk", "close", "mmap", "newfstatat", "statx"],
+    "startup": ["newfstatat", "arch_prctl"],
+    "frameless": ["getcwd", "getcwd"],
     "children": ["exit_group", "execve"],
     "modules": {
       "torch.*": ["openat", "mmap"],
@@ -188,7 +200,12 @@ fn parses_a_hand_written_yaml_policy() {
     assert_eq!(policy.metadata.generated_from, None);
     assert_eq!(policy.spec.mode, Mode::Kill);
     assert_eq!(policy.spec.unknown, UnknownRule::Deny);
-    assert_eq!(policy.spec.base, set(&["brk", "close", "mmap"]));
+    assert_eq!(
+        policy.spec.base,
+        set(&["brk", "close", "mmap", "newfstatat", "statx"])
+    );
+    assert_eq!(policy.spec.startup, set(&["arch_prctl", "newfstatat"]));
+    assert_eq!(policy.spec.frameless, set(&["getcwd"]));
     assert_eq!(policy.spec.children, set(&["execve", "exit_group"]));
     let keys: Vec<&str> = policy.spec.modules.keys().map(|k| k.as_str()).collect();
     assert_eq!(
@@ -220,6 +237,8 @@ fn defaults_of_optional_fields() {
     .unwrap();
     assert_eq!(policy.spec.mode, Mode::Log);
     assert_eq!(policy.spec.unknown, UnknownRule::BaseOnly);
+    assert!(policy.spec.startup.is_empty());
+    assert!(policy.spec.frameless.is_empty());
     assert!(policy.spec.children.is_empty());
     assert!(policy.spec.modules.is_empty());
     assert_eq!(policy, Policy::new("x"));
@@ -416,6 +435,26 @@ fn bad_policies() -> Vec<(&'static str, Format, String)> {
             Format::Json,
             "{\"kind\": \"SandboxPolicy\", \"apiVersion\": \"v1\"}".to_string(),
         ),
+        (
+            "dangerous syscall in base",
+            Format::Yaml,
+            yaml("  base: [openat, execve]\n"),
+        ),
+        (
+            "dangerous syscall in startup",
+            Format::Yaml,
+            yaml("  base: []\n  startup:\n    - arch_prctl\n    - socket\n"),
+        ),
+        (
+            "dangerous syscall in frameless",
+            Format::Yaml,
+            yaml("  base: []\n  frameless: [getcwd, sendmsg]\n  modules:\n    x: [sendmsg]\n"),
+        ),
+        (
+            "JSON: dangerous syscall in base",
+            Format::Json,
+            json("    \"base\": [\"read\", \"connect\"]"),
+        ),
     ]
 }
 
@@ -532,6 +571,186 @@ fn bad_globs_are_named() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// The message users read when a dangerous syscall is in a shared set.
+fn dangerous_message(name: &str, place: &str) -> String {
+    format!(
+        "`{name}` cannot be in {place}: it is a dangerous syscall (exec, process creation, \
+         networking, other processes, file-system changes), which is only ever allowed to the \
+         modules that need it; list it under those modules in spec.modules"
+    )
+}
+
+#[test]
+fn dangerous_syscalls_are_refused_in_shared_sets() {
+    for (name, path, position, syscall, place) in [
+        (
+            "dangerous syscall in base",
+            "policy.yaml",
+            (6, 18),
+            "execve",
+            "spec.base",
+        ),
+        (
+            "dangerous syscall in startup",
+            "policy.yaml",
+            (9, 7),
+            "socket",
+            "spec.startup",
+        ),
+        (
+            "dangerous syscall in frameless",
+            "policy.yaml",
+            (7, 23),
+            "sendmsg",
+            "spec.frameless",
+        ),
+        (
+            "JSON: dangerous syscall in base",
+            "policy.json",
+            (6, 22),
+            "connect",
+            "spec.base",
+        ),
+    ] {
+        let (format, text) = case(name);
+        let err = error(format, &text);
+        match &err {
+            PolicyError::Invalid {
+                path: p,
+                line,
+                column,
+                problem: Problem::DangerousShared { name: n, place: pl },
+            } => {
+                assert_eq!(p, path, "{name}");
+                assert_eq!((*line, *column), position, "{name}: {err}");
+                assert_eq!(n, syscall, "{name}");
+                assert_eq!(pl, place, "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        // The column is the name's (the quote's, in JSON).
+        let source = text.lines().nth(position.0 - 1).unwrap();
+        let at: String = source.chars().skip(position.1 - 1).collect();
+        assert!(
+            at.trim_start_matches('"').starts_with(syscall),
+            "{name}: {at}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{path}:{}:{}: {}",
+                position.0,
+                position.1,
+                dangerous_message(syscall, place)
+            ),
+            "{name}"
+        );
+    }
+}
+
+fn spec_yaml(spec: &str) -> String {
+    format!(
+        "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata: {{name: x}}\nspec:\n{spec}"
+    )
+}
+
+#[test]
+fn every_dangerous_name_is_refused_in_every_shared_set() {
+    for name in DANGEROUS {
+        for (field, text) in [
+            ("spec.base", spec_yaml(&format!("  base: [read, {name}]\n"))),
+            (
+                "spec.startup",
+                spec_yaml(&format!("  base: []\n  startup: [read, {name}]\n")),
+            ),
+            (
+                "spec.frameless",
+                spec_yaml(&format!("  base: []\n  frameless: [read, {name}]\n")),
+            ),
+        ] {
+            let err = parse_yaml(&text).expect_err(&format!("{name} in {field}"));
+            assert!(
+                matches!(
+                    &err,
+                    PolicyError::Invalid {
+                        problem: Problem::DangerousShared { name: n, place },
+                        ..
+                    } if n == name && place == field
+                ),
+                "{name} in {field}: {err:?}"
+            );
+            // After `read, `: the column of the name.
+            let column = text
+                .lines()
+                .nth(err.position().unwrap().0 - 1)
+                .unwrap()
+                .find(name);
+            assert_eq!(err.position().unwrap().1, column.unwrap() + 1, "{err}");
+            // The JSON reader refuses it too.
+            let json = format!(
+                "{{\"apiVersion\": \"secimport.dev/v1\", \"kind\": \"SandboxPolicy\", \"metadata\": {{\"name\": \"x\"}}, \"spec\": {{\"base\": [], \"{}\": [\"{name}\"]}}}}",
+                field.trim_start_matches("spec.")
+            );
+            let json = json.replacen("\"base\": [], \"base\"", "\"base\"", 1);
+            let err = parse_json(&json).expect_err(&json);
+            assert!(
+                matches!(
+                    &err,
+                    PolicyError::Invalid {
+                        problem: Problem::DangerousShared { .. },
+                        ..
+                    }
+                ),
+                "{json}: {err:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn dangerous_syscalls_are_accepted_in_module_lists_and_children() {
+    let dangerous = DANGEROUS.join(", ");
+    let text = spec_yaml(&format!(
+        "  base: [openat, clone, clone3, kill, tgkill, tkill, open, openat2]\n  \
+         startup: [openat, clone, clone3]\n  frameless: [clone3, kill, openat]\n  \
+         children: [{dangerous}]\n  modules:\n    subprocess: [{dangerous}]\n    \
+         \"pkg.*\": [execve, socket]\n"
+    ));
+    let policy = parse_yaml(&text).unwrap_or_else(|e| panic!("{e}"));
+    let all = set(DANGEROUS);
+    assert_eq!(policy.spec.children, all);
+    assert_eq!(policy.spec.modules["subprocess"], all);
+    assert_eq!(policy.spec.modules["pkg.*"], set(&["execve", "socket"]));
+    // Dangerous only by their arguments: the kernel judges those, the
+    // shared sets may list them.
+    let by_arguments: Vec<&str> = DANGEROUS_BY_ARGUMENTS.iter().map(|(n, _)| *n).collect();
+    assert_eq!(policy.spec.base, set(&by_arguments));
+    assert_eq!(policy.spec.startup, set(&["clone", "clone3", "openat"]));
+    assert_eq!(policy.spec.frameless, set(&["clone3", "kill", "openat"]));
+    for name in by_arguments {
+        assert!(!classes::is_dangerous(name), "{name}");
+    }
+    // And what was read is written back and read again.
+    assert_eq!(parse_yaml(&policy.to_yaml()).unwrap(), policy);
+    assert_eq!(parse_json(&policy.to_json()).unwrap(), policy);
+}
+
+#[test]
+fn a_dangerous_name_spelled_by_number_is_an_unknown_syscall() {
+    // `syscall_59` is not a way around the check: named numbers are refused.
+    let err = parse_yaml(&spec_yaml("  base: [syscall_59]\n")).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            PolicyError::Invalid {
+                problem: Problem::UnknownSyscall { suggestion: Some(s), .. },
+                ..
+            } if s == "execve"
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -698,7 +917,7 @@ fn empty_policy_round_trips() {
     let yaml = policy.to_yaml();
     assert_eq!(
         yaml,
-        "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata:\n  name: empty\nspec:\n  mode: log\n  unknown: base-only\n  base: []\n  children: []\n  modules: {}\n"
+        "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata:\n  name: empty\nspec:\n  mode: log\n  unknown: base-only\n  base: []\n  startup: []\n  frameless: []\n  children: []\n  modules: {}\n"
     );
     assert_eq!(parse_yaml(&yaml).unwrap(), policy);
     assert_eq!(parse_json(&policy.to_json()).unwrap(), policy);
@@ -714,20 +933,12 @@ fn build_is_a_function_of_the_trace() {
     let from = policy.metadata.generated_from.as_ref().unwrap();
     assert_eq!(from.command, trace.command);
     assert_eq!(from.python_version.as_deref(), Some("3.11.2"));
-    // The frameless bucket, plus the thread start/exit syscalls whose presence
-    // in a trace is a race.
-    let mut want = vec![
-        "arch_prctl",
-        "brk",
-        "close",
-        "execve",
-        "exit_group",
-        "mmap",
-        "munmap",
-        "read",
-    ];
-    want.extend_from_slice(secimport_policy::build::THREAD_LIFECYCLE);
-    assert_eq!(policy.spec.base, set(&want));
+    // The start-up bucket gives both `startup` and `base`, the frameless
+    // bucket `frameless`; harmless names (allowed anyway) and dangerous ones
+    // (never allowed there) are left out of all three.
+    assert_eq!(policy.spec.base, set(&["arch_prctl", "newfstatat"]));
+    assert_eq!(policy.spec.startup, set(&["arch_prctl", "newfstatat"]));
+    assert_eq!(policy.spec.frameless, set(&["clone3", "getcwd"]));
     assert_eq!(
         policy.spec.children,
         set(&["execve", "exit_group", "write"])
@@ -789,9 +1000,11 @@ fn unusable_syscall_names_are_left_out_and_reported() {
     let mut trace = sample_trace();
     trace
         .buckets
-        .frameless
+        .startup
         .insert("syscall_1073741824".to_string(), 1);
-    trace.buckets.frameless.insert("syscall_400".to_string(), 1);
+    trace.buckets.startup.insert("syscall_400".to_string(), 1);
+    trace.buckets.frameless.insert("bogus".to_string(), 1);
+    trace.buckets.frameless.insert("syscall_401".to_string(), 1);
     trace
         .modules
         .get_mut("json")
@@ -799,22 +1012,99 @@ fn unusable_syscall_names_are_left_out_and_reported() {
         .syscalls
         .insert("not_a_syscall".to_string(), 1);
     let policy = build(&trace, &BuildOptions::default());
-    assert!(policy
-        .spec
-        .base
-        .contains(&Syscall::parse("syscall_400").unwrap()));
-    let frameless = trace.buckets.frameless.len() - 1; // all but syscall_1073741824
-    let extra = secimport_policy::build::THREAD_LIFECYCLE
-        .iter()
-        .filter(|n| !trace.buckets.frameless.contains_key(**n))
-        .count();
-    assert_eq!(policy.spec.base.len(), frameless + extra);
+    let s400 = Syscall::parse("syscall_400").unwrap();
+    let s401 = Syscall::parse("syscall_401").unwrap();
+    assert_eq!(
+        policy.spec.base,
+        set(&["arch_prctl", "newfstatat", "syscall_400"])
+    );
+    assert_eq!(policy.spec.startup, policy.spec.base);
+    assert!(policy.spec.frameless.contains(&s401));
+    assert!(!policy.spec.frameless.contains(&s400));
+    assert_eq!(policy.spec.frameless.len(), 3);
     assert_eq!(policy.spec.modules["json"], set(&["read"]));
     let unusable: Vec<String> = unusable_syscalls(&trace).into_iter().collect();
-    assert_eq!(unusable, ["not_a_syscall", "syscall_1073741824"]);
+    assert_eq!(unusable, ["bogus", "not_a_syscall", "syscall_1073741824"]);
     assert!(unusable_syscalls(&sample_trace()).is_empty());
     // And what is left loads.
     assert_eq!(parse_yaml(&policy.to_yaml()).unwrap(), policy);
+}
+
+#[test]
+fn build_leaves_harmless_and_dangerous_names_out_of_the_shared_sets() {
+    // Every harmless and every dangerous name, seen with no frame before and
+    // after start-up and in a module: only the module keeps them.
+    let everything: Vec<&str> = HARMLESS.iter().chain(DANGEROUS).copied().collect();
+    let mut trace = trace_with(&[("tool", everything.as_slice())]);
+    trace.buckets.startup = counts(&everything);
+    trace.buckets.startup.insert("statx".to_string(), 1);
+    trace.buckets.frameless = counts(&everything);
+    trace.buckets.frameless.insert("clone".to_string(), 1);
+    trace.buckets.frameless.insert("openat".to_string(), 1);
+    trace.buckets.non_python = counts(&everything);
+    let policy = build(&trace, &BuildOptions::default());
+    assert_eq!(policy.spec.base, set(&["statx"]));
+    assert_eq!(policy.spec.startup, set(&["statx"]));
+    assert_eq!(policy.spec.frameless, set(&["clone", "openat"]));
+    assert_eq!(policy.spec.modules["tool"], set(&everything));
+    assert_eq!(policy.spec.children, set(&everything));
+    // The frameless bucket never reaches `base` or `startup`, the start-up
+    // bucket never reaches `frameless`.
+    assert!(!policy.spec.base.contains(&Syscall::parse("clone").unwrap()));
+    assert!(!policy
+        .spec
+        .frameless
+        .contains(&Syscall::parse("statx").unwrap()));
+    // And it loads: a dangerous name in a shared set would not.
+    assert_eq!(parse_yaml(&policy.to_yaml()).unwrap(), policy);
+    assert_eq!(parse_json(&policy.to_json()).unwrap(), policy);
+}
+
+#[test]
+fn dropped_from_shared_names_the_dangerous_syscalls_by_bucket() {
+    let trace = sample_trace();
+    assert_eq!(
+        dropped_from_shared(&trace),
+        [
+            ("startup", vec!["execve".to_string()]),
+            ("frameless", vec!["socket".to_string()]),
+        ]
+    );
+    // clone3 is kept in `frameless` (its dangerous form is the kernel's to
+    // judge), so it is not reported; neither are harmless names, which are
+    // left out because they are allowed anyway.
+    let policy = build(&trace, &BuildOptions::default());
+    assert!(policy
+        .spec
+        .frameless
+        .contains(&Syscall::parse("clone3").unwrap()));
+    for (_, names) in dropped_from_shared(&trace) {
+        assert!(!names.iter().any(|n| n == "clone3" || n == "futex"));
+    }
+
+    // Sorted within a bucket; a bucket with nothing dropped is not listed;
+    // names the table does not know are not dangerous.
+    let mut trace = sample_trace();
+    trace.buckets.startup = counts(&["read", "openat", "clone", "bogus"]);
+    trace.buckets.frameless = counts(&["unlink", "connect", "bind", "read"]);
+    assert_eq!(
+        dropped_from_shared(&trace),
+        [(
+            "frameless",
+            vec![
+                "bind".to_string(),
+                "connect".to_string(),
+                "unlink".to_string()
+            ]
+        )]
+    );
+    // Modules, children and the unused buckets are not shared sets.
+    let mut trace = trace_with(&[("__main__", &["execve", "socket"])]);
+    trace.buckets.startup = counts(&["read"]);
+    trace.buckets.frameless = counts(&["read"]);
+    trace.buckets.truncated = counts(&["execve"]);
+    trace.buckets.unreadable = counts(&["socket"]);
+    assert!(dropped_from_shared(&trace).is_empty());
 }
 
 fn keys(policy: &Policy) -> Vec<&str> {
@@ -1001,21 +1291,54 @@ fn decisions() {
         nr("write"),
         nr("getppid"),
     );
+    // Not harmless: `statx` is in base only, `newfstatat` in base and startup,
+    // `arch_prctl` in startup only, `getcwd` in frameless only.
+    let (statx, newfstatat, arch_prctl, getcwd) = (
+        nr("statx"),
+        nr("newfstatat"),
+        nr("arch_prctl"),
+        nr("getcwd"),
+    );
     for unknown in [UnknownRule::BaseOnly, UnknownRule::Allow, UnknownRule::Deny] {
         policy.spec.unknown = unknown;
         let c = policy.compile();
         assert_eq!(c.unknown, unknown);
         assert_eq!(c.mode, Mode::Kill);
-        // No Python frame: base only.
-        assert!(c.allows(&[], brk));
-        assert!(!c.allows(&[], read));
-        // Covered modules: base, or allowed by every one of them.
-        assert!(c.allows(&["__main__"], getppid));
-        assert!(c.allows(&["__main__", "json.decoder"], brk));
-        assert!(!c.allows(&["__main__", "json.decoder"], openat));
-        assert!(c.allows(&["__main__", "torch.nn"], openat));
-        assert!(c.allows(&["json.decoder", "torch.nn"], mmap)); // base
-        assert!(!c.allows(&["json.decoder"], write));
+        // Harmless: whatever the stack.
+        for started in [false, true] {
+            assert!(c.allows(&[], brk, started));
+            assert!(c.allows(&[], read, started));
+            assert!(c.allows(&["json.decoder"], read, started));
+            assert!(c.allows(&["requests"], mmap, started));
+        }
+        // No Python frame before start-up: `startup` only, not `base`.
+        assert!(c.allows(&[], arch_prctl, false));
+        assert!(c.allows(&[], newfstatat, false));
+        assert!(!c.allows(&[], statx, false));
+        assert!(!c.allows(&[], getcwd, false));
+        assert!(!c.allows(&[], getppid, false));
+        // No Python frame after start-up: `frameless` only.
+        assert!(c.allows(&[], getcwd, true));
+        assert!(!c.allows(&[], arch_prctl, true));
+        assert!(!c.allows(&[], newfstatat, true));
+        assert!(!c.allows(&[], statx, true));
+        assert!(!c.allows(&[], write, true));
+        // Covered modules: base, or allowed by every one of them; `started`
+        // only matters with no module at all.
+        for started in [false, true] {
+            assert!(c.allows(&["__main__"], getppid, started));
+            assert!(c.allows(&["__main__", "json.decoder"], statx, started));
+            assert!(c.allows(&["__main__", "json.decoder"], newfstatat, started));
+            assert!(!c.allows(&["__main__", "json.decoder"], openat, started));
+            assert!(c.allows(&["__main__", "torch.nn"], openat, started));
+            assert!(c.allows(&["json.decoder", "torch.nn"], statx, started)); // base
+            assert!(!c.allows(&["json.decoder"], write, started));
+            // `startup` and `frameless` are not granted to modules.
+            assert!(!c.allows(&["json.decoder"], arch_prctl, started));
+            assert!(!c.allows(&["json.decoder"], getcwd, started));
+            // Dangerous: only from a module's own list.
+            assert!(!c.allows(&["json.decoder"], execve, started));
+        }
         // Children.
         assert!(c.allows_child(execve));
         assert!(!c.allows_child(read));
@@ -1023,21 +1346,106 @@ fn decisions() {
         let with_unknown = ["__main__", "requests"];
         match unknown {
             UnknownRule::BaseOnly => {
-                assert!(c.allows(&with_unknown, brk));
-                assert!(!c.allows(&with_unknown, openat));
-                assert!(!c.allows(&["requests"], openat));
+                assert!(c.allows(&with_unknown, statx, true));
+                assert!(!c.allows(&with_unknown, openat, true));
+                assert!(!c.allows(&["requests"], openat, true));
+                assert!(!c.allows(&["requests"], getcwd, true));
             }
             UnknownRule::Allow => {
-                assert!(c.allows(&with_unknown, openat));
-                assert!(!c.allows(&with_unknown, write));
-                assert!(c.allows(&["requests"], write));
+                assert!(c.allows(&with_unknown, openat, true));
+                assert!(!c.allows(&with_unknown, write, true));
+                assert!(c.allows(&["requests"], write, true));
             }
             UnknownRule::Deny => {
-                assert!(!c.allows(&with_unknown, brk));
-                assert!(!c.allows(&["requests"], brk));
-                assert!(c.allows(&["__main__"], brk));
+                assert!(!c.allows(&with_unknown, statx, true));
+                assert!(!c.allows(&["requests"], statx, true));
+                assert!(c.allows(&["__main__"], statx, true));
+                // Harmless stays allowed even there.
+                assert!(c.allows(&["requests"], brk, true));
             }
         }
+    }
+}
+
+#[test]
+fn harmless_syscalls_are_always_allowed() {
+    // An empty policy that denies unknown modules allows nothing else.
+    let mut policy = Policy::new("nothing");
+    policy.spec.unknown = UnknownRule::Deny;
+    let c = policy.compile();
+    let harmless = classes::harmless_bitmap();
+    for (number, name) in syscalls::all() {
+        let expected = HARMLESS.contains(&name);
+        assert_eq!(bitmap_contains(&harmless, number), expected, "{name}");
+        for stack in [&[][..], &["anything"][..], &["a", "b.c"][..]] {
+            for started in [false, true] {
+                assert_eq!(
+                    c.allows(stack, number, started),
+                    expected,
+                    "{name} {stack:?} {started}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn dangerous_syscalls_in_shared_sets_are_ignored() {
+    // The parser refuses them; a policy made in code that has them anyway
+    // still does not allow them there.
+    let mut policy = Policy::new("t");
+    let dangerous = set(&["execve", "socket", "unlink"]);
+    policy.spec.base = dangerous.clone();
+    policy.spec.startup = dangerous.clone();
+    policy.spec.frameless = dangerous.clone();
+    policy.spec.base.insert(Syscall::parse("statx").unwrap());
+    policy
+        .spec
+        .startup
+        .insert(Syscall::parse("clone3").unwrap());
+    policy
+        .spec
+        .frameless
+        .insert(Syscall::parse("clone").unwrap());
+    policy.spec.modules.insert(
+        ModulePattern::parse("subprocess").unwrap(),
+        set(&["execve"]),
+    );
+    policy
+        .spec
+        .modules
+        .insert(ModulePattern::parse("json").unwrap(), SyscallSet::new());
+    let c = policy.compile();
+    // The bitmaps hold what the spec said; the decision ignores it.
+    assert!(bitmap_contains(&c.base, nr("execve")));
+    assert!(bitmap_contains(&c.startup, nr("socket")));
+    assert!(bitmap_contains(&c.frameless, nr("unlink")));
+    for syscall in &dangerous {
+        let n = syscall.number();
+        for started in [false, true] {
+            assert!(!c.allows(&[], n, started), "{syscall:?}");
+            assert!(!c.allows(&["json"], n, started), "{syscall:?}");
+            assert!(!c.allows(&["unknown.module"], n, started), "{syscall:?}");
+        }
+    }
+    // A module's own list does allow them, but only if every module does.
+    assert!(c.allows(&["subprocess"], nr("execve"), true));
+    assert!(!c.allows(&["subprocess", "json"], nr("execve"), true));
+    assert!(!c.allows(&["subprocess"], nr("socket"), true));
+    // The rest of the shared sets still works: not dangerous by number.
+    assert!(c.allows(&["json"], nr("statx"), true));
+    assert!(c.allows(&[], nr("clone3"), false));
+    assert!(!c.allows(&[], nr("clone3"), true));
+    assert!(c.allows(&[], nr("clone"), true));
+    assert!(!c.allows(&[], nr("clone"), false));
+    // What is dangerous by number, the bitmap says.
+    let bitmap = classes::dangerous_bitmap();
+    for (number, name) in syscalls::all() {
+        assert_eq!(
+            bitmap_contains(&bitmap, number),
+            DANGEROUS.contains(&name),
+            "{name}"
+        );
     }
 }
 
@@ -1046,7 +1454,27 @@ fn bitmaps() {
     let policy = parse_yaml(EXAMPLE_YAML).unwrap();
     let c = policy.compile();
     let base: Vec<u32> = (0..512).filter(|&n| bitmap_contains(&c.base, n)).collect();
-    assert_eq!(base, [nr("close"), nr("mmap"), nr("brk")]);
+    assert_eq!(
+        base,
+        [
+            nr("close"),
+            nr("mmap"),
+            nr("brk"),
+            nr("newfstatat"),
+            nr("statx")
+        ]
+    );
+    let startup: Vec<u32> = (0..512)
+        .filter(|&n| bitmap_contains(&c.startup, n))
+        .collect();
+    assert_eq!(startup, [nr("arch_prctl"), nr("newfstatat")]);
+    let frameless: Vec<u32> = (0..512)
+        .filter(|&n| bitmap_contains(&c.frameless, n))
+        .collect();
+    assert_eq!(frameless, [nr("getcwd")]);
+    let empty = Policy::new("e").compile();
+    assert_eq!(empty.startup, [0; 8]);
+    assert_eq!(empty.frameless, [0; 8]);
     assert!(!bitmap_contains(&c.base, 512));
     assert!(!bitmap_contains(&c.base, u32::MAX));
     let highest = syscalls::MAX_SYSCALL - 1;
@@ -1137,11 +1565,40 @@ fn schema_describes_the_format() {
     }
     let spec = &schema["definitions"]["Spec"];
     assert_eq!(spec["additionalProperties"], false);
-    for field in ["mode", "unknown", "base", "children", "modules"] {
+    for field in [
+        "mode",
+        "unknown",
+        "base",
+        "startup",
+        "frameless",
+        "children",
+        "modules",
+    ] {
         let description = spec["properties"][field]["description"].as_str();
         assert!(
             description.is_some_and(|d| d.len() > 20),
             "spec.{field} is not documented"
+        );
+    }
+    // Only base is required: startup and frameless default to empty.
+    let spec_required: Vec<&str> = spec["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(spec_required, ["base"]);
+    let base = spec["properties"]["base"]["description"].as_str().unwrap();
+    assert!(base.contains("dangerous"), "{base}");
+    for field in ["startup", "frameless"] {
+        let description = spec["properties"][field]["description"].as_str().unwrap();
+        assert!(
+            description.contains("no Python frame"),
+            "{field}: {description}"
+        );
+        assert!(
+            description.contains("Dangerous syscalls are refused"),
+            "{field}"
         );
     }
     let syscall = &schema["definitions"]["Syscall"];

@@ -70,7 +70,8 @@ fn sample() -> Trace {
         },
         modules,
         buckets: Buckets {
-            frameless: counts(&[("arch_prctl", 1), ("execve", 1), ("mmap", 30)]),
+            startup: counts(&[("arch_prctl", 1), ("execve", 1), ("mmap", 30)]),
+            frameless: counts(&[("exit", 1), ("madvise", 2), ("write", 1)]),
             non_python: counts(&[("execve", 1), ("exit_group", 1), ("write", 1)]),
             truncated: SyscallCounts::new(),
             unreadable: counts(&[("futex", 2)]),
@@ -196,6 +197,7 @@ fn missing_format_is_a_wrong_format() {
 
 #[test]
 fn wrong_version_is_named() {
+    assert_eq!(TRACE_VERSION, 2);
     let text = with(|v| v["version"] = (TRACE_VERSION + 1).into());
     let err = Trace::from_json(&text, "t.json").unwrap_err();
     match &err {
@@ -207,7 +209,7 @@ fn wrong_version_is_named() {
     }
     let message = err.to_string();
     assert!(
-        message.starts_with("t.json: trace version 2 is not supported"),
+        message.starts_with("t.json: trace version 3 is not supported"),
         "{message}"
     );
     assert!(message.contains("re-run `secimport trace`"), "{message}");
@@ -218,6 +220,63 @@ fn wrong_version_is_named() {
         matches!(err, TraceError::WrongVersion { found: 0, .. }),
         "{err:?}"
     );
+}
+
+/// A version 1 trace (one `frameless` bucket for start-up and later, no
+/// `startup` bucket) cannot be read: its frameless bucket mixed two sets that
+/// are judged apart now. The user is told to trace again.
+#[test]
+fn version_1_traces_are_refused_with_the_re_run_message() {
+    let text = with(|v| {
+        v["version"] = 1.into();
+        v["buckets"].as_object_mut().unwrap().remove("startup");
+    });
+    let err = Trace::from_json(&text, "old.json").unwrap_err();
+    assert!(
+        matches!(&err, TraceError::WrongVersion { found: 1, path } if path == "old.json"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "old.json: trace version 1 is not supported (this secimport reads version 2); \
+         re-run `secimport trace`"
+    );
+    // The same through a file.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trace_v1");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("trace.json");
+    std::fs::write(&path, &text).unwrap();
+    let err = Trace::load(&path).unwrap_err();
+    assert!(
+        matches!(err, TraceError::WrongVersion { found: 1, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().ends_with("re-run `secimport trace`"),
+        "{err}"
+    );
+}
+
+/// Version 2 requires the `startup` bucket: a file that claims version 2 with
+/// the old bucket layout is a parse error naming the field.
+#[test]
+fn the_startup_bucket_is_required() {
+    let text = with(|v| {
+        v["buckets"].as_object_mut().unwrap().remove("startup");
+    });
+    let err = Trace::from_json(&text, "t.json").unwrap_err();
+    match &err {
+        TraceError::Parse { message, line, .. } => {
+            assert!(message.contains("missing field `startup`"), "{message}");
+            assert!(*line > 1, "{err}");
+        }
+        other => panic!("expected Parse, got {other:?}"),
+    }
+    // And the two buckets are kept apart on the way through the file.
+    let back = Trace::from_json(&sample().to_json(), "t.json").unwrap();
+    assert_eq!(back.buckets.startup["execve"], 1);
+    assert!(!back.buckets.frameless.contains_key("execve"));
+    assert_eq!(back.buckets.frameless["madvise"], 2);
 }
 
 #[test]

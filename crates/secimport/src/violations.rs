@@ -302,12 +302,15 @@ mod tests {
     }
 
     #[test]
-    fn allows_follows_base_and_rules() {
+    fn explains_pseudo_modules_and_policy_entries() {
         let c = compiled();
-        assert!(Judge::allows(&c, 9, "__main__", 0)); // read: base
-        assert!(Judge::allows(&c, 9, "tinynn.module", 257)); // openat via the glob
-        assert!(!Judge::allows(&c, 9, "__main__", 59));
-        assert!(!Judge::allows(&c, 9, "unknown.module", 257));
+        assert!(c.explain("<truncated>").contains("unknown: base-only"));
+        assert!(c.explain("<unreadable>").contains("could not be read"));
+        assert!(c.explain("<frameless>").contains("`frameless`"));
+        assert!(c.explain("<startup>").contains("`startup`"));
+        assert_eq!(c.explain("__main__"), "its policy entry does not list it");
+        assert!(c.explain("tinynn.module").contains("\"tinynn.*\""));
+        assert!(c.explain("requests").contains("unknown: base-only"));
     }
 
     #[test]

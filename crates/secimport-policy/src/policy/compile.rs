@@ -153,7 +153,7 @@ impl Compiled {
             } else {
                 &self.startup
             };
-            return bitmap_contains(set, nr);
+            return !dangerous && bitmap_contains(set, nr);
         }
         let in_base = !dangerous && bitmap_contains(&self.base, nr);
         stack.iter().all(|module| match self.rule_for(module) {
