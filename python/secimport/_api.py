@@ -10,7 +10,8 @@ import os
 import sys
 from typing import Any, Callable, Iterable, TypeVar, Union, overload
 
-from ._guard import Guard
+from ._errors import SecimportError
+from ._guard import SYNTHETIC_PREFIX, Guard
 from ._proxy import GuardedModule
 from ._supervisor import MODES, Supervisor, supervisor
 
@@ -23,6 +24,10 @@ PathLike = Union[str, "os.PathLike[str]"]
 # next() on a count is atomic under the GIL: no lock (and none to inherit
 # locked across a fork).
 _ids = itertools.count(1)
+
+#: The co_filenames this process (or the parent it was forked from) bound to
+#: a guard: frames of these files are judged by a guard.
+_guarded_files: set[str] = set()
 
 
 def _check_mode(mode: str) -> None:
@@ -47,6 +52,36 @@ def _line_arg(text: str, what: str) -> bytes:
     return raw
 
 
+def _guarded_frame() -> str | None:
+    """The file name of the innermost frame on this thread's stack that a
+    guard judges, if any."""
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(SYNTHETIC_PREFIX) or filename in _guarded_files:
+            return str(filename)
+        frame = frame.f_back
+    return None
+
+
+def _outside_guards(what: str) -> None:
+    """Refuses to talk to the supervisor from under a guard.
+
+    The supervisor only lets guards get stricter, and the kernel denies
+    writes to it from under a guard: guards are made (and every command is
+    sent) by ``secure_import``/``sandboxed`` called from unguarded code.
+    This says so clearly instead of being stopped by the kernel. (A thread
+    started under a guard inherits it without any guarded frame on its
+    stack: there, only the kernel can tell.)"""
+    inside = _guarded_frame()
+    if inside is not None:
+        raise SecimportError(
+            f"secimport cannot {what} from inside a guarded call ({inside} is on this thread's stack): "
+            "code running under a guard may not talk to the supervisor. Make guards before entering "
+            "guarded code, e.g. at the top of the program."
+        )
+
+
 def _new_guard(
     name: str,
     *,
@@ -57,8 +92,10 @@ def _new_guard(
     files: Iterable[str] = (),
 ) -> tuple[Guard, Supervisor]:
     """Attaches the supervisor for ``mode`` (once per process) and defines a
-    guard in it judging its synthetic file and ``files``, in one exchange."""
+    guard in it judging its synthetic file and ``files``, in one exchange.
+    Refuses to from under a guard (see :func:`_outside_guards`)."""
     _check_mode(mode)
+    _outside_guards(f"guard {name}")
     log_path = os.path.abspath(os.fspath(log_file)) if log_file is not None else default_log_file(name)
     log_arg = _line_arg(log_path, "log_file")  # the guard creates its directory
     sup = supervisor(mode)
@@ -71,10 +108,12 @@ def _new_guard(
         allow_networking=bool(allow_networking),
         log_file=log_path,
     )
+    files = [guard.filename, *files]
     sup.request(
         [b"guard %d %d %d %s" % (gid, guard.allow_shells, guard.allow_networking, log_arg)]
-        + _file_commands(guard, [guard.filename, *files])
+        + _file_commands(guard, files)
     )
+    _guarded_files.update(files)
     return guard, sup
 
 
@@ -164,7 +203,9 @@ def secure_import(
     Needs root: the first call attaches a supervisor (``secimport guard``) to
     this process and waits until it is attached. Raises
     :class:`SecimportError` if it cannot (not root, no BPF, binary missing) —
-    it never returns an unprotected module.
+    it never returns an unprotected module — and when called from inside a
+    guarded call (make guards before entering guarded code), or when the
+    module's files are already held by a guard that denies more.
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"secure_import() needs a module name, not {name!r}")
@@ -191,9 +232,12 @@ def secure_import(
     if module is None:
         module = guard.wrap(importlib.import_module, f"import {resolved}")(resolved)
         # The import may have set __file__ or __path__ differently from the spec.
+        # Sent once the import returned: no frame of this guard is on the
+        # stack any more (and _new_guard checked there was no other).
         late = _module_files(module) - files
         if late:
             sup.request(_file_commands(guard, sorted(late)))
+            _guarded_files.update(late)
     return GuardedModule(module, guard)
 
 
@@ -286,8 +330,8 @@ def sandboxed(
     unless ``allow_networking``. The rest of the program is not restricted.
 
     The guard is defined, and the supervisor attached, when the function is
-    wrapped (at decoration time), so a missing permission raises
-    :class:`SecimportError` early. Each wrapping defines a guard with its own
+    wrapped (at decoration time, which must not be inside a guarded call), so
+    a missing permission raises :class:`SecimportError` early. Each wrapping defines a guard with its own
     log (default ``/tmp/.secimport/sandbox_<module.function>.log``, or
     ``sandbox_<name>.log``): wrap once and reuse the wrapper.
     """

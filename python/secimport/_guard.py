@@ -63,8 +63,12 @@ def _ascii_label(text: str, limit: int) -> str:
     return label[:limit]
 
 
+#: How every guard's synthetic file name starts.
+SYNTHETIC_PREFIX = "<secimport guard "
+
+
 def synthetic_filename(gid: int, name: str) -> str:
-    prefix = f"<secimport guard {gid}: "
+    prefix = f"{SYNTHETIC_PREFIX}{gid}: "
     return prefix + _ascii_label(name, FILENAME_MAX - len(prefix) - 1) + ">"
 
 
@@ -109,6 +113,8 @@ class Guard:
         # read `<secimport guard 1: pickle>:3 in loads`.
         self._codes: dict[tuple[str, str], CodeType] = {}
         self._shared: dict[str, Callable[..., Any]] = {}
+        # Real class -> its guarded subclass (see secimport._proxy.guarded_base).
+        self.bases: dict[type, type] = {}
 
     def describe(self) -> str:
         shells = "allowed" if self.allow_shells else "denied"

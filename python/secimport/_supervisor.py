@@ -7,6 +7,24 @@ each answered by one line on stdout (``ok`` or ``error <message>``):
 
     guard <id> <allow_shells 0|1> <allow_networking 0|1> <log-path>
     file <id> <co_filename>
+    root <path>
+
+The channel only lets guards get stricter: ``guard`` for an id that exists
+must deny at least what it denied (same log), ``file`` may not bind a file to
+a guard denying less than the file is already denied, and nothing removes a
+guard; the supervisor answers ``error ...`` otherwise. The kernel denies
+writes to it from under a guard. So this package writes to it only from
+``secure_import``/``sandboxed``, which refuse to run under a guard:
+
+- on the first use of a mode: ``root`` for each ``sys.path`` entry (names in
+  reports);
+- when a guard is made: ``guard``, then ``file`` for its synthetic file name
+  and the module's source files (every ``.py`` under a package);
+- right after a guarded import returned: ``file`` for source files the import
+  revealed that the module spec did not name.
+
+Nothing else does: proxies of submodules, wrappers and guarded subclasses are
+made in-process and need no command.
 
 There is one supervisor per mode (kill, log) per Python process, started on
 first use and kept for the life of the process. If it dies while this process

@@ -220,3 +220,92 @@ def test_forked_child_defines_its_own_guards(log: Path) -> None:
     assert r.stdout.splitlines() == ["child killed by signal 9", 'parent {"alive": true}'], r
     assert "child exploited" not in r.stdout, r
     assert_killed_block(r.log, "clone3|clone|vfork|fork|execve")
+
+
+@pytest.mark.parametrize("form", ["subclass", "torch", "plain"])
+def test_classes_derived_from_a_guarded_class_are_guarded(tmp_path: Path, log: Path, form: str) -> None:
+    """`class U(guarded_pickle.Unpickler)` (as torch.load(f,
+    pickle_module=...) does): the inherited C `load` runs under the guard, so
+    the malicious pickle's os.system is killed before its command runs."""
+    marker = tmp_path / "pwned"
+    r = run_python(["subclass_unpickler.py", str(marker), str(log), "kill", form], log=log)
+    assert "benign 3" in r.stdout, r
+    assert "caught" in r.stdout, r
+    assert "main program started a program" in r.stdout, r
+    assert r.returncode == KILLED, r
+    assert not marker.exists(), r
+    assert "malicious load returned" not in r.stdout, r
+    assert_killed_block(r.log, "clone3|clone|vfork|fork|execve")
+    # The guard's frame is the inherited C method's wrapper.
+    assert re.search(r"<secimport guard \d+: pickle>:\d+ in Unpickler\.load", r.log), r
+    if form == "subclass":
+        # find_class, called back from C, ran: the pickle named os.system.
+        assert re.search(r"find_class (posix|os)\.system", r.stdout), r
+
+
+def test_derived_class_in_log_mode_reports_and_continues(tmp_path: Path, log: Path) -> None:
+    marker = tmp_path / "pwned"
+    r = run_python(["subclass_unpickler.py", str(marker), str(log), "log", "torch"], log=log)
+    assert r.returncode == 0, r
+    assert marker.exists(), r
+    assert "malicious load returned 0" in r.stdout, r
+    assert re.search(r"VIOLATION \(LOGGED\) (clone3|clone|vfork|fork) by pid", r.log), r
+    assert re.search(r"<secimport guard \d+: pickle>:\d+ in Unpickler\.load", r.log), r
+    # The main program's own `true` (before) was not reported.
+    assert r.log.count("VIOLATION") == r.log.count("in Unpickler.load"), r
+
+
+@pytest.mark.parametrize("mode", ["kill", "log"])
+def test_guarded_code_cannot_loosen_its_guard(tmp_path: Path, log: Path, mode: str) -> None:
+    """From inside a guarded call, an exploit writes loosening commands to
+    the supervisor (through secimport._supervisor and straight to the pipe),
+    then runs a command: it is still judged by its guard as it was made."""
+    marker = tmp_path / "pwned"
+    r = run_python(["loosen_guard.py", str(marker), str(log), mode], log=log)
+    assert "guard made" in r.stdout, r
+    # Every attempt that reached the supervisor was refused. (The kernel may
+    # also stop the write itself: then no attempt is printed.)
+    assert "loosen: accepted" not in r.stdout, r
+    assert "raw answer b'ok'" not in r.stdout, r
+    for line in r.stdout.splitlines():
+        if line.startswith("loosen: raw answer"):
+            assert "error" in line, r
+    if mode == "kill":
+        assert r.returncode == KILLED, r
+        assert not marker.exists(), r
+        assert "attack ran its command" not in r.stdout, r
+        assert re.search(r"VIOLATION \(KILLED\) \S+ by pid", r.log), r
+    else:
+        # Log mode lets it run, and reports the command it ran.
+        assert r.returncode == 0, r
+        assert r.stdout.count("loosen: refused") == 5, r
+        assert re.search(r"VIOLATION \(LOGGED\) (clone3|clone|vfork|fork) by pid", r.log), r
+        assert re.search(r"VIOLATION \(LOGGED\) execve by pid", r.log), r
+    # Its reports still go to its own log, not to /dev/null or /tmp/x.log.
+    assert "<string>" in r.log, r
+
+
+def test_a_module_guarded_twice_keeps_the_stricter_guard(log: Path) -> None:
+    """Guarding files that are already guarded: as strict is fine (a package
+    and its submodule), looser is refused (it could not apply)."""
+    code = f"""
+import secimport
+json = secimport.secure_import("json", log_file={str(log)!r})
+decoder = secimport.secure_import("json.decoder", log_file={str(log)!r})
+print(decoder.JSONDecoder().decode("[1]"), flush=True)
+again = secimport.secure_import("json", log_file={str(log)!r})
+try:
+    secimport.secure_import("json.decoder", allow_networking=True, log_file={str(log)!r})
+except secimport.SecimportError as e:
+    print("refused:", e, flush=True)
+else:
+    print("accepted a looser guard", flush=True)
+print(json.dumps(again.loads("[2]")), flush=True)
+"""
+    r = run_python(["-c", code])
+    assert r.returncode == 0, r
+    lines = r.stdout.splitlines()
+    assert lines[0] == "[1]" and lines[-1] == "[2]", r
+    assert "refused:" in r.stdout and "accepted a looser guard" not in r.stdout, r
+    assert "already judged by guard" in r.stdout and "can only get stricter" in r.stdout, r
+    assert "decoder.py" in r.stdout, r

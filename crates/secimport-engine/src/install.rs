@@ -113,12 +113,16 @@ pub fn install(
             }
         }
     }
-    // Literal keys (pseudo-names like `<string>`, absolute paths) are file names.
+    // Exact keys are also file names as they are: pseudo-names (`<string>`),
+    // absolute paths, and the names of files outside every root that code
+    // was compiled with (`compile(src, "plugin.py", "exec")`: named by that
+    // string, which may look dotted). A key is used only where the namer
+    // gives a file of that name the key itself.
     files.extend(
         compiled
             .rules()
             .map(|(key, _)| key)
-            .filter(|k| k.starts_with('<') || k.contains('/'))
+            .filter(|k| !k.contains('*') || k.starts_with('<') || k.contains('/'))
             .map(str::to_string),
     );
 

@@ -202,9 +202,12 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		/* Before start-up is over an unreadable runtime is one not yet
 		 * initialized (its pages not even touched): no frame exists. */
 	}
+	/* With no frame of its own, a thread is judged by the stack that created
+	 * it; only a thread with neither (start-up, atexit C callbacks,
+	 * finalizers, native threads nobody's Python code made) by a bucket. */
 	if (w->depth)
 		p->started = 1;
-	else if (!(w->reasons & (REASON_TRUNCATED | REASON_UNREADABLE | REASON_OVERFLOW))) {
+	else if (!(w->reasons & (REASON_TRUNCATED | REASON_UNREADABLE | REASON_OVERFLOW | REASON_INHERITED))) {
 		if (p->started)
 			stat_inc(STAT_TSTATE_MISSES);
 		visit_module(w, p->started ? MODULE_FRAMELESS : MODULE_STARTUP);

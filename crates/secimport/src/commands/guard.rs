@@ -17,6 +17,22 @@
 //! ```
 //! Errors answer `error MESSAGE`. The guard exits when the process does; if
 //! the guard dies first, the kernel side kills the process (fail closed).
+//!
+//! The channel is monotonic: whoever writes to it (code running inside a
+//! guarded call included) can add guards and make them stricter, never
+//! looser, and nothing removes a guard or unbinds a file.
+//!
+//! - `guard` with a new id defines that guard. With an id that exists it may
+//!   only deny a superset of what the guard denies, with the same log
+//!   (re-sending the same definition is a no-op); anything else is refused.
+//! - `file` binds a file (by its kernel module id, i.e. its name as the
+//!   kernel compares it) to a guard. A file may be bound to several guards
+//!   (a module guarded twice, a package and one of its submodules): it is
+//!   then judged by all of them, its rule denying what any of them denies.
+//!   Binding it to a guard that does not deny at least what the file is
+//!   already denied is refused, since that guard's permissions could not
+//!   apply to it.
+//! - `root` only changes how reports name modules.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
@@ -26,7 +42,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use secimport_engine::sandbox::{self, module_id, Event, Sandbox, RULE_INHERIT};
+use secimport_engine::sandbox::{self, module_id, Event, Sandbox, RULE_GUARD};
 use secimport_engine::{launcher, python};
 use secimport_policy::naming::Namer;
 use secimport_policy::syscalls;
@@ -60,6 +76,7 @@ const NETWORKING: &[&str] = &[
 
 type Bitmap = [u64; 8];
 const ALL: Bitmap = [u64::MAX; 8];
+const NONE: Bitmap = [0; 8];
 
 fn bitmap(names: &[&str]) -> Bitmap {
     let mut b = [0u64; 8];
@@ -74,37 +91,83 @@ fn minus(a: &Bitmap, b: &Bitmap) -> Bitmap {
     std::array::from_fn(|i| a[i] & !b[i])
 }
 
+fn union(a: &Bitmap, b: &Bitmap) -> Bitmap {
+    std::array::from_fn(|i| a[i] | b[i])
+}
+
+/// Does `a` contain every bit of `b`?
+fn covers(a: &Bitmap, b: &Bitmap) -> bool {
+    a.iter().zip(b).all(|(a, b)| b & !a == 0)
+}
+
+/// What a guard with these permissions denies, and how reports say it.
+fn denial(shells: bool, net: bool) -> (Bitmap, &'static str) {
+    match (shells, net) {
+        (false, false) => (
+            union(&bitmap(SHELLS), &bitmap(NETWORKING)),
+            "shells and networking",
+        ),
+        (false, true) => (bitmap(SHELLS), "shells"),
+        (true, false) => (bitmap(NETWORKING), "networking"),
+        (true, true) => (NONE, "nothing"),
+    }
+}
+
 struct Guard {
     denied: Bitmap,
     log: PathBuf,
     what: String,
 }
 
-/// The guards and which kernel module ids belong to them.
+/// The guards and which kernel module ids belong to them. Only grows
+/// stricter (see the module docs): [`Guards::define`] and [`Guards::bind`]
+/// decide, without the kernel; [`apply`] writes what they decided.
 #[derive(Default)]
 struct Guards {
     guards: BTreeMap<u32, Guard>,
-    /// kernel module id -> guard id
-    modules: HashMap<u32, u32>,
+    /// kernel module id -> the guards judging it, in the order they were bound
+    modules: HashMap<u32, Vec<u32>>,
 }
 
 impl Judge for Guards {
-    fn allows(&self, id: u32, _module: &str, nr: u32) -> bool {
-        let Some(g) = self.modules.get(&id).and_then(|g| self.guards.get(g)) else {
-            return true;
-        };
-        (g.denied[(nr / 64) as usize % 8] >> (nr % 64)) & 1 == 0
-    }
-
     fn explain(&self, module: &str) -> String {
-        let _ = module;
-        "a secimport guard denies it".to_string()
+        violations::explain_pseudo(module, "allow")
+            .unwrap_or_else(|| "a secimport guard denies it".to_string())
     }
 }
 
+/// What a `guard` command did.
+#[derive(Debug, PartialEq, Eq)]
+enum Defined {
+    New,
+    Unchanged,
+    Stricter,
+}
+
 impl Guards {
+    /// The guard whose log and report a violation in module `id` goes to:
+    /// the one it was bound to last (never less strict than the others were
+    /// when it was bound).
     fn guard_of(&self, id: u32) -> Option<&Guard> {
-        self.modules.get(&id).and_then(|g| self.guards.get(g))
+        self.modules
+            .get(&id)
+            .and_then(|gs| gs.last())
+            .and_then(|g| self.guards.get(g))
+    }
+
+    /// What module `id` is denied: everything any of its guards denies.
+    fn denied_for(&self, id: u32) -> Bitmap {
+        self.modules
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .filter_map(|g| self.guards.get(g))
+            .fold(NONE, |acc, g| union(&acc, &g.denied))
+    }
+
+    /// The kernel rule of module `id`.
+    fn allow_for(&self, id: u32) -> Bitmap {
+        minus(&ALL, &self.denied_for(id))
     }
 
     /// Everything no guard denies: allowed without looking at the stack.
@@ -112,6 +175,91 @@ impl Guards {
         self.guards
             .values()
             .fold(ALL, |acc, g| minus(&acc, &g.denied))
+    }
+
+    /// The modules guard `id` judges.
+    fn modules_of(&self, id: u32) -> Vec<u32> {
+        let mut ms: Vec<u32> = self
+            .modules
+            .iter()
+            .filter(|(_, gs)| gs.contains(&id))
+            .map(|(&m, _)| m)
+            .collect();
+        ms.sort_unstable();
+        ms
+    }
+
+    /// A `guard` command: defines guard `id`, or makes it stricter. Refuses
+    /// anything that would let it allow more, or change its log.
+    fn define(
+        &mut self,
+        id: u32,
+        shells: bool,
+        net: bool,
+        log: PathBuf,
+    ) -> Result<Defined, String> {
+        let (denied, what) = denial(shells, net);
+        match self.guards.get_mut(&id) {
+            None => {
+                self.guards.insert(
+                    id,
+                    Guard {
+                        denied,
+                        log,
+                        what: what.to_string(),
+                    },
+                );
+                Ok(Defined::New)
+            }
+            Some(g) => {
+                if g.log != log {
+                    return Err(format!(
+                        "guard {id} exists and logs to {}: a guard's log cannot change",
+                        g.log.display()
+                    ));
+                }
+                if !covers(&denied, &g.denied) {
+                    return Err(format!(
+                        "guard {id} exists and denies {}; it may only get stricter (this would deny {what})",
+                        g.what
+                    ));
+                }
+                if denied == g.denied {
+                    return Ok(Defined::Unchanged);
+                }
+                g.denied = denied;
+                g.what = what.to_string();
+                Ok(Defined::Stricter)
+            }
+        }
+    }
+
+    /// A `file` command, once the file's kernel module id is known: binds
+    /// `module` to guard `id` too. Refuses an unknown guard, the kernel's
+    /// reserved ids, and a guard that does not deny at least what the module
+    /// is already denied. Returns the module's new kernel rule.
+    fn bind(&mut self, module: u32, id: u32) -> Result<Bitmap, String> {
+        let guard = self.guards.get(&id).ok_or(format!("file: no guard {id}"))?;
+        if module < module_id::FIRST_DYNAMIC {
+            return Err(format!(
+                "file: the kernel reserves module id {module} for its own use"
+            ));
+        }
+        let owners = self.modules.get(&module).map(Vec::as_slice).unwrap_or(&[]);
+        if !owners.contains(&id) {
+            let current = self.denied_for(module);
+            if !covers(&guard.denied, &current) {
+                let by: Vec<String> = owners.iter().map(|g| g.to_string()).collect();
+                return Err(format!(
+                    "file: already judged by guard {}, which denies more than guard {id} \
+                     (it denies {}): a file's guards can only get stricter",
+                    by.join(", "),
+                    guard.what
+                ));
+            }
+            self.modules.entry(module).or_default().push(id);
+        }
+        Ok(self.allow_for(module))
     }
 }
 
@@ -178,6 +326,9 @@ fn parse(line: &str) -> Result<Command, String> {
     }
 }
 
+/// Runs one command: [`Guards`] decides, then the kernel rules it touches
+/// are (re)written from the guards' state, so that a command that failed
+/// half-way and is sent again leaves the kernel as strict as the state.
 fn apply(cmd: Command, sandbox: &mut Sandbox, guards: &mut Guards) -> Result<(), String> {
     match cmd {
         Command::Guard {
@@ -186,61 +337,48 @@ fn apply(cmd: Command, sandbox: &mut Sandbox, guards: &mut Guards) -> Result<(),
             net,
             log,
         } => {
-            let mut denied = [0u64; 8];
-            let mut what = Vec::new();
-            if !shells {
-                denied = bitmap(SHELLS);
-                what.push("shells");
-            }
-            if !net {
-                let n = bitmap(NETWORKING);
-                denied = std::array::from_fn(|i| denied[i] | n[i]);
-                what.push("networking");
-            }
-            if let Some(dir) = log.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            }
-            guards.guards.insert(
-                id,
-                Guard {
-                    denied,
-                    log,
-                    what: if what.is_empty() {
-                        "nothing".into()
-                    } else {
-                        what.join(" and ")
-                    },
-                },
-            );
-            // Re-apply every guarded module's rule and the base set.
-            for (&m, &g) in &guards.modules {
-                if let Some(guard) = guards.guards.get(&g) {
-                    sandbox
-                        .set_rule_with_flags(m, &minus(&ALL, &guard.denied), RULE_INHERIT)
-                        .map_err(|e| e.to_string())?;
+            if !guards.guards.contains_key(&id) {
+                if let Some(dir) = log.parent() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
                 }
             }
-            sandbox
-                .set_rule(module_id::BASE, &guards.base())
-                .map_err(|e| e.to_string())
+            guards.define(id, shells, net, log)?;
+            for m in guards.modules_of(id) {
+                sandbox
+                    .set_rule_with_flags(m, &guards.allow_for(m), RULE_GUARD)
+                    .map_err(|e| e.to_string())?;
+            }
+            // With no Python frame (atexit callbacks, finalizers, native
+            // threads): what no guard denies.
+            for shared in [module_id::BASE, module_id::FRAMELESS, module_id::STARTUP] {
+                sandbox
+                    .set_rule(shared, &guards.base())
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(())
         }
         Command::File { id, filename } => {
-            let guard = guards
-                .guards
-                .get(&id)
-                .ok_or(format!("file: no guard {id}"))?;
-            let allow = minus(&ALL, &guard.denied);
+            if !guards.guards.contains_key(&id) {
+                return Err(format!("file: no guard {id}"));
+            }
             let m = sandbox
                 .module_id_for(&filename)
                 .map_err(|e| e.to_string())?;
+            let allow = guards.bind(m, id)?;
             sandbox
-                .set_rule_with_flags(m, &allow, RULE_INHERIT)
-                .map_err(|e| e.to_string())?;
-            guards.modules.insert(m, id);
-            Ok(())
+                .set_rule_with_flags(m, &allow, RULE_GUARD)
+                .map_err(|e| e.to_string())
         }
     }
+}
+
+/// The inode of our stdin when it is a pipe: the channel the guarded process
+/// sends commands on, which code running under a guard may not write to.
+fn channel_inode() -> Option<u64> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::metadata("/proc/self/fd/0").ok()?;
+    meta.file_type().is_fifo().then(|| meta.ino())
 }
 
 pub fn run(args: GuardArgs) -> Result<i32, Failure> {
@@ -266,18 +404,24 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
         mode,
         unknown_rule: sandbox::UnknownRule::Allow,
         walk_limit: args.walk_limit,
-        guard_threads: true,
+        // Starting a thread is not a shell; the thread inherits the guards
+        // its creator had on its stack.
+        thread_clone_exempt: true,
+        // Only the guards judge: with no frame, what no guard denies.
+        shared_sets_judge_danger: false,
+        channel_ino: channel_inode(),
     };
     let mut sandbox = Sandbox::load(&opts)?;
     sandbox.add_interpreter(&interp)?;
-    // Until a guard exists nothing is judged: base = everything.
+    // Until a guard exists nothing is judged. Frames that cannot be seen
+    // (truncated, unreadable) get no rule: the unknown rule (allow) applies
+    // to them as to any module no guard names, and the guards on the rest
+    // of the stack still judge.
     for id in [
         module_id::BASE,
+        module_id::STARTUP,
         module_id::FRAMELESS,
         module_id::NON_PYTHON,
-        module_id::TRUNCATED,
-        module_id::OVERFLOW,
-        module_id::UNREADABLE,
     ] {
         sandbox.set_rule(id, &ALL)?;
     }
@@ -340,7 +484,7 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
                 namer: &namer,
                 files: std::mem::take(&mut files),
             };
-            let rec = violations::record(&v, &sandbox, &mut names, &guards, action);
+            let rec = violations::record(&v, &sandbox, &mut names, action);
             files = names.files;
             let text = violations::render(&rec, &guards);
             // A closed stderr must not take the guard (and so the program) down.
@@ -372,4 +516,214 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nr(name: &str) -> u32 {
+        syscalls::number(name).unwrap()
+    }
+
+    fn denies(b: &Bitmap, name: &str) -> bool {
+        let n = nr(name);
+        (b[(n / 64) as usize] >> (n % 64)) & 1 == 1
+    }
+
+    /// Does the kernel rule of module `m` let syscall `name` through?
+    fn allows(g: &Guards, m: u32, name: &str) -> bool {
+        !denies(&minus(&ALL, &g.allow_for(m)), name)
+    }
+
+    fn define(g: &mut Guards, line: &str) -> Result<Defined, String> {
+        match parse(line)? {
+            Command::Guard {
+                id,
+                shells,
+                net,
+                log,
+            } => g.define(id, shells, net, log),
+            Command::File { .. } => panic!("not a guard command: {line}"),
+        }
+    }
+
+    const M: u32 = module_id::FIRST_DYNAMIC + 10;
+
+    #[test]
+    fn parses_commands() {
+        let Ok(Command::Guard {
+            id,
+            shells,
+            net,
+            log,
+        }) = parse("guard 3 0 1 /tmp/with space.log")
+        else {
+            panic!("guard did not parse");
+        };
+        assert_eq!((id, shells, net), (3, false, true));
+        assert_eq!(log, PathBuf::from("/tmp/with space.log"));
+        let Ok(Command::File { id, filename }) = parse("file 3 <secimport guard 3: a b>") else {
+            panic!("file did not parse");
+        };
+        assert_eq!((id, filename.as_str()), (3, "<secimport guard 3: a b>"));
+        for bad in [
+            "guard x 0 0 /l",
+            "guard 1 2 0 /l",
+            "guard 1 0 0",
+            "guard 1 0 0 ",
+            "file 1",
+            "file x name",
+            "unguard 1",
+            "",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn a_guard_only_gets_stricter() {
+        let mut g = Guards::default();
+        assert_eq!(define(&mut g, "guard 1 1 0 /tmp/l"), Ok(Defined::New));
+        // The same definition again: fine, nothing changes.
+        assert_eq!(define(&mut g, "guard 1 1 0 /tmp/l"), Ok(Defined::Unchanged));
+        // Allowing networking, or shells and networking: refused.
+        let err = define(&mut g, "guard 1 1 1 /tmp/l").unwrap_err();
+        assert!(err.contains("only get stricter"), "{err}");
+        // Denying shells instead of networking is not a superset either.
+        assert!(define(&mut g, "guard 1 0 1 /tmp/l").is_err());
+        assert_eq!(g.guards[&1].what, "networking");
+        // Denying shells too: a superset.
+        assert_eq!(define(&mut g, "guard 1 0 0 /tmp/l"), Ok(Defined::Stricter));
+        assert_eq!(g.guards[&1].what, "shells and networking");
+        for looser in [
+            "guard 1 1 1 /tmp/l",
+            "guard 1 0 1 /tmp/l",
+            "guard 1 1 0 /tmp/l",
+        ] {
+            assert!(define(&mut g, looser).is_err(), "{looser} accepted");
+        }
+        assert!(denies(&g.guards[&1].denied, "execve") && denies(&g.guards[&1].denied, "connect"));
+        // The log cannot move (reports would go elsewhere), even when stricter.
+        let err = define(&mut g, "guard 1 0 0 /dev/null").unwrap_err();
+        assert!(err.contains("log cannot change"), "{err}");
+        assert_eq!(g.guards[&1].log, PathBuf::from("/tmp/l"));
+    }
+
+    #[test]
+    fn loosening_a_guard_leaves_its_files_denied() {
+        let mut g = Guards::default();
+        define(&mut g, "guard 1 0 0 /tmp/l").unwrap();
+        let allow = g.bind(M, 1).unwrap();
+        assert!(!denies(&minus(&ALL, &allow), "getpid"));
+        assert!(denies(&minus(&ALL, &allow), "clone3"));
+        assert!(define(&mut g, "guard 1 1 1 /tmp/x").is_err());
+        assert!(!allows(&g, M, "execve"));
+        assert!(!allows(&g, M, "socket"));
+        assert!(allows(&g, M, "openat"));
+        assert_eq!(g.allow_for(M), allow);
+    }
+
+    #[test]
+    fn a_file_moves_only_to_guards_at_least_as_strict() {
+        let mut g = Guards::default();
+        define(&mut g, "guard 1 0 0 /tmp/a").unwrap(); // denies both
+        define(&mut g, "guard 2 1 1 /tmp/b").unwrap(); // denies nothing
+        define(&mut g, "guard 3 1 0 /tmp/c").unwrap(); // denies networking
+        define(&mut g, "guard 4 0 0 /tmp/d").unwrap(); // denies both
+        let strict = g.bind(M, 1).unwrap();
+        // The same binding again is fine.
+        assert_eq!(g.bind(M, 1), Ok(strict));
+        // A looser guard may not take it (nor would it loosen it).
+        let err = g.bind(M, 2).unwrap_err();
+        assert!(err.contains("already judged by guard 1"), "{err}");
+        assert!(g.bind(M, 3).is_err());
+        assert_eq!(g.allow_for(M), strict);
+        assert_eq!(g.modules[&M], vec![1]);
+        // An equally strict guard may: the file is judged by both, and its
+        // violations are reported to the one bound last.
+        assert_eq!(g.bind(M, 4), Ok(strict));
+        assert_eq!(g.modules[&M], vec![1, 4]);
+        assert_eq!(g.guard_of(M).unwrap().log, PathBuf::from("/tmp/d"));
+        // Unknown guards and the kernel's reserved ids are refused.
+        assert!(g.bind(M, 9).unwrap_err().contains("no guard 9"));
+        assert!(g.bind(module_id::BASE, 1).is_err());
+        assert!(!g.modules.contains_key(&module_id::BASE));
+    }
+
+    #[test]
+    fn a_file_bound_to_a_loose_guard_can_be_tightened() {
+        let mut g = Guards::default();
+        define(&mut g, "guard 1 1 0 /tmp/a").unwrap(); // networking
+        define(&mut g, "guard 2 0 1 /tmp/b").unwrap(); // shells
+        define(&mut g, "guard 3 0 0 /tmp/c").unwrap(); // both
+        g.bind(M, 1).unwrap();
+        assert!(g.bind(M, 2).is_err()); // shells only: does not cover networking
+        let allow = g.bind(M, 3).unwrap();
+        assert!(denies(&minus(&ALL, &allow), "execve") && denies(&minus(&ALL, &allow), "connect"));
+        // Now guard 1 is not enough for it any more... but it is already bound.
+        assert_eq!(g.bind(M, 1), Ok(allow));
+        // A stricter redefinition of a guard tightens its files.
+        let m2 = M + 1;
+        g.bind(m2, 1).unwrap();
+        assert!(allows(&g, m2, "execve"));
+        define(&mut g, "guard 1 0 0 /tmp/a").unwrap();
+        assert!(!allows(&g, m2, "execve"));
+        assert_eq!(g.modules_of(1), vec![M, m2]);
+    }
+
+    #[test]
+    fn base_only_shrinks_and_unguarded_modules_are_allowed() {
+        let mut g = Guards::default();
+        assert_eq!(g.base(), ALL);
+        define(&mut g, "guard 1 1 1 /tmp/a").unwrap();
+        assert_eq!(g.base(), ALL);
+        define(&mut g, "guard 2 1 0 /tmp/b").unwrap();
+        assert!(denies(&minus(&ALL, &g.base()), "connect"));
+        assert!(!denies(&minus(&ALL, &g.base()), "execve"));
+        assert!(allows(&g, M, "execve"));
+        assert!(allows(&g, M, "connect"));
+    }
+
+    /// Whatever sequence of commands arrives, no module's rule and not the
+    /// base set ever allows something it denied before.
+    #[test]
+    fn any_command_sequence_is_monotonic() {
+        let mut seed: u64 = 0x5eC1_3907;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let modules: Vec<u32> = (0..6).map(|i| module_id::FIRST_DYNAMIC + i).collect();
+        for _round in 0..200 {
+            let mut g = Guards::default();
+            let mut before: Vec<Bitmap> = modules.iter().map(|&m| g.allow_for(m)).collect();
+            let mut base = g.base();
+            for _ in 0..40 {
+                let id = next(4) as u32;
+                if next(2) == 0 {
+                    let line = format!("guard {id} {} {} /tmp/log{}", next(2), next(2), next(2));
+                    let _ = define(&mut g, &line);
+                } else {
+                    let _ = g.bind(modules[next(6) as usize], id);
+                }
+                for (i, &m) in modules.iter().enumerate() {
+                    let now = g.allow_for(m);
+                    assert!(covers(&before[i], &now), "module {m} gained permissions");
+                    before[i] = now;
+                }
+                let now = g.base();
+                assert!(covers(&base, &now), "the base set grew");
+                base = now;
+                // Every module is denied at least what each of its guards denies.
+                for (&m, owners) in &g.modules {
+                    for o in owners {
+                        assert!(covers(&g.denied_for(m), &g.guards[o].denied));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -774,3 +774,216 @@ macro_rules! on_both_interpreters {
         }
     )+};
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Running a program under a policy, and without secimport (added for tests/escapes.rs).
+// ---------------------------------------------------------------------------------------------------
+
+/// A run of `secimport run` and the violation log it wrote (JSON Lines; each record kept as JSON so
+/// that fields added later do not break these helpers).
+pub struct PolicyRun {
+    pub out: Outcome,
+    pub log_path: PathBuf,
+    pub log: Vec<serde_json::Value>,
+}
+
+impl PolicyRun {
+    /// Whether stderr reports a violation.
+    pub fn reported_violation(&self) -> bool {
+        self.out.stderr.contains("VIOLATION")
+    }
+
+    /// Exit status 0, no violation on stderr, nothing in the log.
+    pub fn is_clean(&self) -> bool {
+        self.out.status.code() == Some(0) && !self.reported_violation() && self.log.is_empty()
+    }
+
+    /// One line per logged violation: action, syscall, pid/tid, the modules that denied it and the
+    /// stack, innermost first.
+    pub fn records(&self) -> Vec<String> {
+        self.log.iter().map(record_summary).collect()
+    }
+
+    /// The logged violations (at most 20) and the run.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "violation log {} ({} records):",
+            self.log_path.display(),
+            self.log.len()
+        );
+        for r in self.records().iter().take(20) {
+            let _ = writeln!(s, "  {r}");
+        }
+        if self.log.len() > 20 {
+            let _ = writeln!(s, "  ... {} more", self.log.len() - 20);
+        }
+        s.push_str(&self.out.describe());
+        s
+    }
+}
+
+/// `ACTION SYSCALL pid P tid T denied_by [...] stack [file:line function [module] <- ...]` of one
+/// record of a violation log.
+pub fn record_summary(record: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "?".to_string(),
+        other => other.to_string(),
+    };
+    let frames: Vec<String> = record["stack"]
+        .as_array()
+        .map(|frames| {
+            frames
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}:{} {} [{}]",
+                        text(&f["file"]),
+                        text(&f["line"]),
+                        text(&f["function"]),
+                        text(&f["module"])
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "{} {} pid {} tid {} denied_by {} stack [{}]{}",
+        text(&record["action"]),
+        text(&record["syscall"]),
+        text(&record["pid"]),
+        text(&record["tid"]),
+        record["denied_by"],
+        frames.join(" <- "),
+        if record["truncated"].as_bool() == Some(true) {
+            " (truncated)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The records of a JSON Lines violation log; none if the file does not exist. Panics on a line
+/// that is not JSON.
+pub fn read_violation_log(path: &Path) -> Vec<serde_json::Value> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => panic!("cannot read the violation log {}: {e}", path.display()),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).unwrap_or_else(|e| {
+                panic!(
+                    "{}:{}: not a JSON violation record ({e}): {line}",
+                    path.display(),
+                    i + 1
+                )
+            })
+        })
+        .collect()
+}
+
+impl Case {
+    /// `secimport build --trace DIR/trace.json -o DIR/policy.yaml FLAGS...`, which must exit 0;
+    /// returns the policy's path.
+    pub fn build_policy(&self, flags: &[&str]) -> PathBuf {
+        let policy = self.path("policy.yaml");
+        let mut argv: Vec<OsString> = vec!["build".into(), "--trace".into()];
+        argv.push(self.trace_path().into());
+        argv.push("-o".into());
+        argv.push(policy.clone().into());
+        argv.extend(flags.iter().map(OsString::from));
+        let out = self.secimport(&argv);
+        if out.status.code() != Some(0) || !policy.is_file() {
+            panic!(
+                "[{}] building a policy from {} must succeed\n{}",
+                self.interp().label(),
+                self.trace_path().display(),
+                out.describe()
+            );
+        }
+        policy
+    }
+
+    /// `secimport run --python PY --policy POLICY --log-file DIR/LOG FLAGS... --entrypoint PROGRAM
+    /// [-- ARGS...]` (PROGRAM relative to tests/programs), and the violation log it wrote.
+    pub fn run_policy(
+        &self,
+        policy: &Path,
+        program_name: &str,
+        args: &[&str],
+        flags: &[&str],
+        log: &str,
+    ) -> PolicyRun {
+        let log_path = self.path(log);
+        let mut argv: Vec<OsString> = vec!["run".into(), "--python".into()];
+        argv.push(self.python().into());
+        argv.push("--policy".into());
+        argv.push(policy.into());
+        argv.push("--log-file".into());
+        argv.push(log_path.clone().into());
+        argv.extend(flags.iter().map(OsString::from));
+        argv.push("--entrypoint".into());
+        argv.push(program(program_name).into());
+        if !args.is_empty() {
+            argv.push("--".into());
+            argv.extend(args.iter().map(OsString::from));
+        }
+        let out = self.secimport(&argv);
+        let log = read_violation_log(&log_path);
+        PolicyRun { out, log_path, log }
+    }
+
+    /// Runs `PY -E -B PROGRAM ARGS...` (PROGRAM relative to tests/programs) directly, without
+    /// secimport, in the run directory with `TMPDIR` pointing at it, and waits for it (at most
+    /// [`RUN_TIMEOUT`]).
+    pub fn run_without_secimport(&self, program_name: &str, args: &[&str]) -> Outcome {
+        let python = self.python().to_path_buf();
+        let script = program(program_name);
+        let argv: Vec<String> = [python.display().to_string(), "-E".into(), "-B".into()]
+            .into_iter()
+            .chain(std::iter::once(script.display().to_string()))
+            .chain(args.iter().map(|a| a.to_string()))
+            .collect();
+        let stdout_path = self.path("direct.stdout");
+        let stderr_path = self.path("direct.stderr");
+        let mut child = Command::new(&python)
+            .args(&argv[1..])
+            .current_dir(self.dir())
+            .env("TMPDIR", self.dir())
+            .stdin(Stdio::null())
+            .stdout(File::create(&stdout_path).expect("create stdout file"))
+            .stderr(File::create(&stderr_path).expect("create stderr file"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "{} did not finish within {RUN_TIMEOUT:?}; killed it",
+                        argv.join(" ")
+                    );
+                }
+                Err(e) => panic!("waiting for {}: {e}", python.display()),
+            }
+        };
+        Outcome {
+            argv,
+            status,
+            stdout: read_lossy(&stdout_path),
+            stderr: read_lossy(&stderr_path),
+        }
+    }
+}
