@@ -689,7 +689,7 @@ mod tests {
     /// base set ever allows something it denied before.
     #[test]
     fn any_command_sequence_is_monotonic() {
-        let mut seed: u64 = 0x5eC1_3907;
+        let mut seed: u64 = 0x5ec1_3907;
         let mut next = |n: u64| {
             seed = seed
                 .wrapping_mul(6364136223846793005)
