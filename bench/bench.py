@@ -19,7 +19,8 @@ Times taken for every run:
 * wall      -- the whole command: start-up, the program, the tool's shutdown.
 
     sudo python3 bench/bench.py --all      # everything, as published in docs/benchmarks.md
-    sudo python3 bench/bench.py            # P1-P6 plain vs ours (run, trace), 7 reps
+    sudo python3 bench/bench.py            # P1-P7 plain vs ours (run, trace), 7 reps
+    sudo python3 bench/bench.py --only P1,P7 --reps 5 --python /usr/bin/python3.11
     sudo python3 bench/bench.py --quick    # smoke test: tiny sizes, no verdicts, < 60 s
 
 `--all` builds secimport, sets up the original (a venv on /usr/bin/python3.11
@@ -66,7 +67,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 WORKLOADS = BENCH_DIR / "workloads"
 RESULTS = BENCH_DIR / "results"
-DEFAULT_PYTHON = "/root/.pyenv/versions/3.11.7/bin/python3.11"
+DEFAULT_PYTHON = "python3"  # on PATH; probe_python resolves shims to the real interpreter
 DEFAULT_SECIMPORT = REPO / "target" / "release" / "secimport"
 DEFAULT_JSON = BENCH_DIR / "results.json"
 SCHEMA = "secimport-bench/2"
@@ -107,18 +108,22 @@ class Bench:
     script: str  # a file in bench/workloads/, or (P6) a path relative to the repo
     args: Tuple[str, ...]  # sizes for a full run (after the result-file argument)
     quick_args: Optional[Tuple[str, ...]]  # sizes for --quick; None: not in --quick
-    target: Target
+    target: Optional[Target]  # None: measured, not judged
     timed: bool = True  # the workload writes its timing JSON to argv[1]
     modes: Optional[Tuple[str, ...]] = None  # the modes that apply (None: all)
     not_applicable: str = ""  # why the other modes do not apply
     generate: Optional[Callable[[Path, Tuple[str, ...]], Path]] = None  # makes the script
     python: Optional[str] = None  # its own interpreter (P6: the torch venv)
     stdout_timing: Optional[Callable[[str], Optional[float]]] = None  # in-script from stdout
+    # The workload's loop syscall must be one secimport walks the stack for (not in its fixed
+    # harmless set): after the preparing trace, its `stacks_walked` counter must be at least
+    # the loop count, sizes[walked] (else the benchmark would not measure what it says).
+    walked: Optional[int] = None
 
     def describe_sizes(self, args) -> str:
         if self.key == "P1":
             return f"{int(args[0]):,} calls + fib({args[1]})"
-        if self.key in ("P2", "P3"):
+        if self.key in ("P2", "P3", "P7"):
             return f"{int(args[0]):,} os.stat"
         if self.key.startswith("P5"):
             return f"{int(args[0]):,} modules; {int(args[1]):,} os.getppid"
@@ -172,9 +177,9 @@ BENCHES = (
     Bench("P1", "pure-Python calls", "p1_calls.py", ("5000000", "30"), ("50000", "15"),
           Target("in_script", "ratio", 1.02)),
     Bench("P2", "os.stat, shallow stack", "p2_stat_shallow.py", ("200000",), ("2000",),
-          Target("in_script", "ratio", 1.20)),
+          Target("in_script", "ratio", 1.20), walked=0),
     Bench("P3", "os.stat, 30 frames deep", "p3_stat_deep.py", ("200000", "30"), ("2000", "30"),
-          Target("in_script", "ratio", 1.50)),
+          Target("in_script", "ratio", 1.50), walked=0),
     Bench("P4", "start-up, empty script", "p4_empty.py", (), (),
           Target("wall", "added_ms", 100.0), timed=False),
     Bench("P5/10", "policy of 10 modules", "p5_driver.py", ("10", "100000"), ("10", "2000"), **_P5),
@@ -187,6 +192,10 @@ BENCHES = (
                          "interpreter with USDT probes); torch is installed only in .venv-torch "
                          "(pyenv 3.11.7, built without them)",
           python=str(TORCH_PYTHON), stdout_timing=_p6_timing),
+    # P7: P2/P3's loop at 1,000 frames, in two modules (+ p7_relay.py); no target was set
+    # for it: measured, not judged.
+    Bench("P7", "os.stat, 1,000 frames deep", "p7_stat_deep1000.py", ("20000", "1000"),
+          ("200", "1000"), None, walked=0),
 )
 
 
@@ -213,6 +222,7 @@ class Ctx:
     tmp: Path
     orig: Optional[OrigEnv] = None
     orig_timeout: float = 300.0
+    walk_limit: Optional[int] = None  # secimport's --walk-limit (None: its default)
 
 
 # command(ctx, bench, script, args, scratch, prepared) -> argv; scratch is a fresh dir per run
@@ -242,6 +252,10 @@ def _tail(args: List[str]) -> List[str]:
     return ["--", *args] if args else []
 
 
+def _walk(ctx: Ctx) -> List[str]:
+    return ["--walk-limit", str(ctx.walk_limit)] if ctx.walk_limit is not None else []
+
+
 def _sub(argv, cwd, timeout) -> Tuple[subprocess.CompletedProcess, float]:
     t0 = time.perf_counter()
     p = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -254,8 +268,8 @@ def _plain_cmd(ctx, bench, script, args, scratch, prepared):
 
 
 def _trace_cmd(ctx, bench, script, args, scratch, prepared):
-    return [ctx.secimport, "trace", "--python", ctx.python, "--entrypoint", str(script),
-            "-o", str(scratch / "trace.json"), *_tail(args)]
+    return [ctx.secimport, "trace", "--python", ctx.python, *_walk(ctx),
+            "--entrypoint", str(script), "-o", str(scratch / "trace.json"), *_tail(args)]
 
 
 def _check_trace(scratch: Path, out: str, err: str):
@@ -284,13 +298,24 @@ def _run_prepare(ctx, bench, script, args, dir_):
                                       ["spec"]["modules"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    if bench.walked is not None:
+        loop = int(args[1 + bench.walked] if bench.timed else args[bench.walked])
+        try:
+            walked = json.loads((dir_ / "trace.json").read_text())["counters"]["stacks_walked"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise RuntimeError(f"no stacks_walked counter in the trace: {e!r}")
+        facts["stacks_walked"] = walked
+        if walked < loop:
+            raise RuntimeError(f"the trace walked {walked:,} stacks for a loop of {loop:,} "
+                               "syscalls: secimport does not walk the stack for the loop's "
+                               f"syscall, so {bench.key} would not measure what it says")
     return {"policy": policy, "facts": facts}
 
 
 def _run_cmd(ctx, bench, script, args, scratch, prepared):
     return [ctx.secimport, "run", "--policy", str(prepared["policy"]), "--python", ctx.python,
-            "--entrypoint", str(script), "--log-file", str(scratch / "violations.jsonl"),
-            *_tail(args)]
+            *_walk(ctx), "--entrypoint", str(script),
+            "--log-file", str(scratch / "violations.jsonl"), *_tail(args)]
 
 
 def _check_run(scratch: Path, out: str, err: str):
@@ -883,7 +908,7 @@ def summarize(bench: Bench, modes: List[Mode], recs: List[Record], judge: bool) 
                       if p.get("plain") and p.get(m.name) is not None]
             cmp_ = {"ratio": med / base if base else None, "added_ms": (med - base) * 1e3,
                     "paired_ratio_median": statistics.median(paired) if paired else None}
-            if key == bench.target.metric and m.family == "ours":
+            if bench.target and key == bench.target.metric and m.family == "ours":
                 value = cmp_[bench.target.kind]
                 cmp_["target"] = {"kind": bench.target.kind, "limit": bench.target.limit,
                                   "value": value,
@@ -902,14 +927,24 @@ def summarize(bench: Bench, modes: List[Mode], recs: List[Record], judge: bool) 
     return summary
 
 
+# The os.stat loop at three depths: P2 (3 frames), P3 (30), P7 (1,000). Each deep one is
+# compared with P2 for the cost per extra frame; P3's result keeps its old JSON name.
+DEPTH_SERIES = ("P2", "P3", "P7")
+
+
+def _per_frame_name(deep: str) -> str:
+    return "per_extra_frame_us" if deep == "P3" else f"{deep}_per_extra_frame_us"
+
+
 def derived_costs(results: dict, modes: List[Mode]) -> dict:
-    """Added in-script µs per os.stat (P2, P3) and per extra frame; P5 per os.getppid."""
+    """Added in-script µs per os.stat (P2, P3, P7: 3, 30, 1,000 frames) and per extra frame
+    (P3 and P7 against P2); P5 per os.getppid."""
     out: dict = {}
     for m in modes:
         if m.family == "plain":
             continue
         per: dict = {}
-        for key in ("P2", "P3"):
+        for key in DEPTH_SERIES:
             b = results.get(key)
             if not b or "in_script" not in b.get("summary", {}):
                 continue
@@ -918,12 +953,14 @@ def derived_costs(results: dict, modes: List[Mode]) -> dict:
             if m.name in s and stats:
                 per[key] = {"added_us_per_syscall":
                             (s[m.name]["median"] - s["plain"]["median"]) / stats * 1e6,
+                            "plain_us_per_syscall": s["plain"]["median"] / stats * 1e6,
                             "depth": depth}
-        if "P2" in per and "P3" in per and per["P3"]["depth"] and per["P2"]["depth"] \
-                and per["P3"]["depth"] != per["P2"]["depth"]:
-            per["per_extra_frame_us"] = (
-                (per["P3"]["added_us_per_syscall"] - per["P2"]["added_us_per_syscall"])
-                / (per["P3"]["depth"] - per["P2"]["depth"]))
+        for deep in DEPTH_SERIES[1:]:
+            lo, hi = per.get(DEPTH_SERIES[0]), per.get(deep)
+            if lo and hi and lo["depth"] and hi["depth"] and hi["depth"] != lo["depth"]:
+                per[_per_frame_name(deep)] = (
+                    (hi["added_us_per_syscall"] - lo["added_us_per_syscall"])
+                    / (hi["depth"] - lo["depth"]))
         p5 = {}
         for key, b in results.items():
             if not key.startswith("P5") or "in_script" not in b.get("summary", {}):
@@ -1022,7 +1059,7 @@ def _table(report: dict, group: List[Mode]) -> List[str]:
                     v = cmp_["target"]["verdict"]
                     verdicts.append(f"{m.name}: {v}" if len(ours) > 1 else v)
             if ours:
-                is_target = mkey == b["target"]["metric"]
+                is_target = bool(b.get("target")) and mkey == b["target"]["metric"]
                 text = ", ".join(verdicts)
                 row += [b["target"]["text"] if is_target else "",
                         (f"**{text}**" if "MISS" in text else text) if is_target else ""]
@@ -1049,7 +1086,9 @@ def markdown(report: dict) -> str:
         f"- secimport: `{cfg['secimport']}` ({cfg.get('secimport_version') or '?'}, sha256 "
         f"{(cfg.get('secimport_sha256') or '?')[:12]}), "
         + (f"built from this repo at git {cfg['git']}" if cfg.get("git")
-           else "(outside this repo: git revision unknown)"),
+           else "(outside this repo: git revision unknown)")
+        + (f"; `--walk-limit {cfg['walk_limit']}` on every `trace` and `run`"
+           if cfg.get("walk_limit") is not None else ""),
     ]
     if orig.get("unavailable"):
         lines.append(f"- secimport {ORIG_VERSION} (the original): **not run: {orig['unavailable']}**")
@@ -1080,7 +1119,7 @@ def markdown(report: dict) -> str:
             continue
         w = b["workload"]
         if w.get("depth"):
-            notes.append(f"{key}: {w['depth']} Python frames on the stack at each os.stat.")
+            notes.append(f"{key}: {w['depth']:,} Python frames on the stack at each os.stat.")
         if b.get("python"):
             notes.append(f"{key} runs on its own interpreter `{b['python']['executable']}` "
                          f"(CPython {b['python']['version']}).")
@@ -1102,13 +1141,27 @@ def markdown(report: dict) -> str:
                     f"{k} {v:,.2f}" if isinstance(v, float) else f"{k} {v:,}"
                     for k, v in pf.items()) + ".")
     for mname, per in report.get("derived", {}).items():
-        for key in ("P2", "P3"):
+        for key in DEPTH_SERIES:
             if key in per:
-                notes.append(f"{mname}: {per[key]['added_us_per_syscall']:+.2f} µs per os.stat "
-                             f"in-script at {per[key]['depth']} frames ({key}).")
-        if "per_extra_frame_us" in per:
-            notes.append(f"{mname}: {per['per_extra_frame_us'] * 1e3:+.0f} ns per extra frame "
-                         "((P3 − P2) / depth difference).")
+                row = per[key]
+                notes.append(f"{mname}: {row['added_us_per_syscall']:+.2f} µs per os.stat "
+                             f"in-script at {row['depth']:,} frames ({key})"
+                             + (f"; plain {row['plain_us_per_syscall']:.2f} µs"
+                                if "plain_us_per_syscall" in row else "") + ".")
+        for deep in DEPTH_SERIES[1:]:
+            name = _per_frame_name(deep)
+            if name not in per:
+                continue
+            # Frames beyond secimport's walk limit (--walk-limit) are not walked; only `trace`
+            # reports how many walks stopped there.
+            trunc = [(m, c) for m, c in report["benchmarks"].get(deep, {})
+                     .get("counters", {}).items() if c.get("stacks_truncated")]
+            notes.append(f"{mname}: {per[name] * 1e3:+.0f} ns per extra frame "
+                         f"(({deep} − {DEPTH_SERIES[0]}) / depth difference)"
+                         + "".join(f"; under {m} {c['stacks_truncated']:,} of "
+                                   f"{c.get('stacks_walked', 0):,} walks stopped at the walk "
+                                   "limit, so not every frame was walked" for m, c in trunc[:1])
+                         + ".")
         for key, row in per.get("P5", {}).items():
             if key == "flat":
                 notes.append(f"{mname}: P5 per-syscall cost from the smallest to the largest "
@@ -1172,18 +1225,24 @@ def dump_json(report: dict) -> str:
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Benchmarks: " + "; ".join(f"{b.key} {b.title} (target {b.target.describe()})"
-                                          for b in BENCHES)
+        epilog="Benchmarks: " + "; ".join(
+            f"{b.key} {b.title} (" + (f"target {b.target.describe()})" if b.target else
+                                      "no target)") for b in BENCHES)
         + ". Modes: " + "; ".join(f"{m.name}: {m.about}" for m in MODES.values()) + ".")
     ap.add_argument("--all", action="store_true",
                     help="the published run: build secimport, set up the original, every "
                          "benchmark with modes " + ",".join(ALL_MODES) + ", 5 reps, BPF "
                          "statistics, results in bench/results/<date>-all.{json,md}")
-    ap.add_argument("--python", default=None,
-                    help=f"interpreter to benchmark (shims are resolved) [{DEFAULT_PYTHON}; with "
+    ap.add_argument("--python", default=None, metavar="PATH",
+                    help=f"interpreter to run the workloads with, in every mode (shims are "
+                         f"resolved) [{DEFAULT_PYTHON} on PATH; with "
                          f"the original's modes: {PYTHON_LINK.relative_to(REPO)} -> {DEBIAN_PYTHON}]")
     ap.add_argument("--secimport", default=None,
                     help=f"secimport binary [{DEFAULT_SECIMPORT.relative_to(REPO)} in the repo]")
+    ap.add_argument("--walk-limit", type=int, default=None, metavar="FRAMES",
+                    help="passed to every `secimport trace` and `run` (frames walked per "
+                         "syscall; deeper stacks count as truncated) [secimport's own default]; "
+                         "P7's stack is 1,000 frames deep")
     ap.add_argument("--reps", type=int, default=None, help="repetitions [7; --all: 5; --quick: 2]")
     ap.add_argument("--warmup", type=int, default=None,
                     help="untimed runs of every benchmark and mode first [1; --quick: 0]")
@@ -1194,8 +1253,8 @@ def parse_args(argv=None):
                     help="comma-separated modes compared with plain [" + ",".join(DEFAULT_MODES)
                          + "; --all: " + ",".join(ALL_MODES) + "]")
     ap.add_argument("--quick", action="store_true",
-                    help="smoke test: tiny sizes, P1-P4 and P5/10, 2 reps, targets not judged, "
-                         "< 60 s; exits non-zero if any run fails")
+                    help="smoke test: tiny sizes, P1-P4, P5/10 and P7, 2 reps, targets not "
+                         "judged, < 60 s; exits non-zero if any run fails")
     ap.add_argument("--json", default=None,
                     help="write results here (default bench/results.json; --all: "
                          "bench/results/<date>-all.json; --quick: none); '-' for none")
@@ -1241,8 +1300,8 @@ def main(argv=None) -> int:
     reps = a.reps if a.reps is not None else (2 if a.quick else 5 if a.all else 7)
     warmup = a.warmup if a.warmup is not None else (0 if a.quick else 1)
     timeout = a.timeout if a.timeout is not None else (60.0 if a.quick else 600.0)
-    if reps < 1 or warmup < 0:
-        print("bench.py: --reps must be >= 1 and --warmup >= 0", file=sys.stderr)
+    if reps < 1 or warmup < 0 or (a.walk_limit is not None and a.walk_limit < 1):
+        print("bench.py: --reps and --walk-limit must be >= 1 and --warmup >= 0", file=sys.stderr)
         return 2
     try:
         benches = _select_benches(a)
@@ -1330,7 +1389,8 @@ def main(argv=None) -> int:
         if a.keep_temp:
             tmp = Path(tempfile.mkdtemp(prefix="secimport-bench-kept-"))
             _log(f"keeping temporary files in {tmp}")
-        ctx = Ctx(py["executable"], str(secimport), timeout, tmp, orig_env, a.orig_timeout)
+        ctx = Ctx(py["executable"], str(secimport), timeout, tmp, orig_env, a.orig_timeout,
+                  a.walk_limit)
         _log(f"{py['implementation']} {py['version']} at {ctx.python}; "
              f"benchmarks {','.join(b.key for b in run_benches)}; "
              f"modes {','.join(m.name for m in modes)}; {reps} reps{' (quick)' if a.quick else ''}")
@@ -1430,7 +1490,8 @@ def main(argv=None) -> int:
         entry: dict = {"title": b.title, "script": str(b.script_path().relative_to(REPO)),
                        "args": list(sizes), "sizes": b.describe_sizes(sizes),
                        "target": {"metric": b.target.metric, "kind": b.target.kind,
-                                  "limit": b.target.limit, "text": b.target.describe()},
+                                  "limit": b.target.limit, "text": b.target.describe()}
+                       if b.target else None,
                        "modes": [m.name for m in modes if b.applies(m)]}
         if b.not_applicable and any(not b.applies(m) for m in modes):
             entry["not_applicable"] = b.not_applicable
@@ -1477,7 +1538,7 @@ def main(argv=None) -> int:
         "config": {"reps": reps, "warmup": warmup, "quick": a.quick, "all": a.all,
                    "timeout": timeout, "orig_timeout": a.orig_timeout,
                    "modes": [m.name for m in modes], "benchmarks": [b.key for b in benches],
-                   "secimport": str(secimport),
+                   "secimport": str(secimport), "walk_limit": a.walk_limit,
                    "secimport_version": _cmd_out([str(secimport), "--version"])
                    if os.access(secimport, os.X_OK) else None,
                    "secimport_sha256": _sha256(secimport) if secimport.is_file() else None,

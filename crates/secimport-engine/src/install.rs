@@ -85,9 +85,7 @@ pub fn install(
     namer: &Namer,
     main_script: Option<&str>,
 ) -> Result<Installed, EngineError> {
-    sandbox.set_rule(module_id::BASE, &compiled.base)?;
-    sandbox.set_rule(module_id::STARTUP, &compiled.startup)?;
-    sandbox.set_rule(module_id::FRAMELESS, &compiled.frameless)?;
+    sandbox.set_shared_sets(&compiled.base, &compiled.startup, &compiled.frameless)?;
     sandbox.set_rule(module_id::NON_PYTHON, &compiled.children)?;
 
     let mut files = Vec::new();

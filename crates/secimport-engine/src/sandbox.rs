@@ -45,6 +45,7 @@ pub mod module_id {
     pub const STARTUP: u32 = M::MODULE_STARTUP.0;
     pub const BASE: u32 = M::MODULE_BASE.0;
     pub const DANGEROUS: u32 = M::MODULE_DANGEROUS.0;
+    pub const ANY_STACK: u32 = M::MODULE_ANY_STACK.0;
     pub const FIRST_DYNAMIC: u32 = M::MODULE_FIRST_DYNAMIC.0;
 }
 
@@ -321,6 +322,7 @@ impl Sandbox {
     /// Opens, configures, loads and attaches the BPF programs.
     pub fn load(opts: &Options) -> Result<Sandbox, EngineError> {
         crate::logging::route_libbpf();
+        let started = std::time::Instant::now();
         // The skeleton borrows its object storage for as long as it lives; a
         // sandbox lives for the whole command, so the storage is leaked.
         let storage: &'static mut MaybeUninit<OpenObject> =
@@ -381,6 +383,10 @@ impl Sandbox {
             module_id::DANGEROUS,
             &secimport_policy::classes::dangerous_bitmap(),
         )?;
+        tracing::debug!(
+            "BPF programs loaded and attached in {} ms",
+            started.elapsed().as_millis()
+        );
         Ok(sandbox)
     }
 
@@ -461,6 +467,23 @@ impl Sandbox {
             .procs
             .update(&pid.to_ne_bytes(), bytes_of(&st), MapFlags::ANY)
             .map_err(bpf_err("tracking the target process"))
+    }
+
+    /// Sets the shared sets: `base` (every module), `startup` and `frameless`
+    /// (no Python frame), and from them the derived set the kernel may allow
+    /// without walking: what all three allow (dangerous forms are still
+    /// walked and judged).
+    pub fn set_shared_sets(
+        &self,
+        base: &[u64; 8],
+        startup: &[u64; 8],
+        frameless: &[u64; 8],
+    ) -> Result<(), EngineError> {
+        self.set_rule(module_id::BASE, base)?;
+        self.set_rule(module_id::STARTUP, startup)?;
+        self.set_rule(module_id::FRAMELESS, frameless)?;
+        let any: [u64; 8] = std::array::from_fn(|i| base[i] & startup[i] & frameless[i]);
+        self.set_rule(module_id::ANY_STACK, &any)
     }
 
     /// Sets what module `id` may do (run modes). `allow` is a 512-bit

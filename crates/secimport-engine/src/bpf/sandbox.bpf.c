@@ -177,6 +177,16 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 
 	int thread_clone = (nr == NR_CLONE || nr == NR_CLONE3) && clone_is_thread(nr, regs);
 	w->danger = is_dangerous(nr, regs, tgid);
+	/* A shortcut, not a rule: when base, start-up and frameless all allow a
+	 * syscall that is not dangerous, and unknown modules get base, every
+	 * possible stack allows it, so the walk could only say yes. Not taken
+	 * during start-up (the walk notices the first frame), for thread
+	 * clones (their modules are handed to the thread) or for writes to the
+	 * guards' channel. */
+	if (mode != MODE_TRACE && p->started && unknown_rule != UNKNOWN_DENY && !thread_clone &&
+	    !(w->danger && shared_sets_judge_danger) && set_has(MODULE_ANY_STACK, nr) &&
+	    !writes_channel(nr, regs))
+		return 0;
 	w->base_ok = !(w->danger && shared_sets_judge_danger) && set_has(MODULE_BASE, nr);
 	if (thread_clone && thread_clone_exempt)
 		w->check = 0;

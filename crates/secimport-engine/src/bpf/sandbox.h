@@ -24,6 +24,9 @@ enum si_module_id {
 	MODULE_STARTUP = 6,     /* no Python frame, before the first frame ran */
 	MODULE_BASE = 7,        /* what every module may make besides its own list */
 	MODULE_DANGEROUS = 8,   /* never allowed by base, start-up or frameless */
+	MODULE_ANY_STACK = 9,   /* derived from the policy: allowed by every possible stack
+				 * when not dangerous (base, start-up and frameless all
+				 * allow it); walked only to learn nothing new */
 	MODULE_FIRST_DYNAMIC = 16,
 };
 

@@ -351,12 +351,10 @@ fn apply(cmd: Command, sandbox: &mut Sandbox, guards: &mut Guards) -> Result<(),
             }
             // With no Python frame (atexit callbacks, finalizers, native
             // threads): what no guard denies.
-            for shared in [module_id::BASE, module_id::FRAMELESS, module_id::STARTUP] {
-                sandbox
-                    .set_rule(shared, &guards.base())
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok(())
+            let base = guards.base();
+            sandbox
+                .set_shared_sets(&base, &base, &base)
+                .map_err(|e| e.to_string())
         }
         Command::File { id, filename } => {
             if !guards.guards.contains_key(&id) {
@@ -417,14 +415,8 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
     // (truncated, unreadable) get no rule: the unknown rule (allow) applies
     // to them as to any module no guard names, and the guards on the rest
     // of the stack still judge.
-    for id in [
-        module_id::BASE,
-        module_id::STARTUP,
-        module_id::FRAMELESS,
-        module_id::NON_PYTHON,
-    ] {
-        sandbox.set_rule(id, &ALL)?;
-    }
+    sandbox.set_shared_sets(&ALL, &ALL, &ALL)?;
+    sandbox.set_rule(module_id::NON_PYTHON, &ALL)?;
     sandbox.track_running(pid)?;
 
     // A terminal's Ctrl-C is for the Python program, not for us.

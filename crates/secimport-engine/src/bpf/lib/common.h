@@ -80,6 +80,7 @@ struct si_walk_ctx {
 	__u64 frame;
 	__u64 last_code;  /* previous frame's code object (recursion shortcut) */
 	__u32 last_module;
+	__u32 prev_module; /* the module visited before last_module (A-B-A-B stacks) */
 	__u32 window;     /* bytes of a frame the walk needs */
 	__u32 tgid;
 	__u32 nr;

@@ -212,11 +212,17 @@ static long walk_step(__u32 i, void *unused)
 		s->nframes = at + 1;
 	}
 	w->depth = at + 1;
+	/* Consecutive frames of one code object, or of the last two modules
+	 * seen (a recursion through two modules), were visited already. */
 	if (code != w->last_code || i == 0) {
 		w->last_code = code;
-		if (module != w->last_module || i == 0) {
+		if (i == 0 || (module != w->last_module && module != w->prev_module)) {
+			w->prev_module = w->last_module;
 			w->last_module = module;
 			visit_module(w, module);
+		} else if (module != w->last_module) {
+			w->prev_module = w->last_module;
+			w->last_module = module;
 		}
 	}
 	return 0;
@@ -239,6 +245,7 @@ __noinline int walk_frames(__u64 frame, __u64 floor)
 	w->frame_base = w->depth;
 	w->last_code = 0;
 	w->last_module = ~0U;
+	w->prev_module = ~0U;
 	stat_inc(STAT_WALKS);
 	bpf_loop(max_depth, walk_step, 0, 0);
 	if (w->frame) {
