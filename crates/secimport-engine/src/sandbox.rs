@@ -330,6 +330,16 @@ impl Sandbox {
         let mut open = SandboxSkelBuilder::default()
             .open(storage)
             .map_err(bpf_err("opening the BPF object"))?;
+        // For whoever changes the BPF code: SECIMPORT_VERIFIER_STATS=4 with
+        // RUST_LOG=libbpf=trace prints the verifier's statistics for the
+        // sys_enter program (its verification time is most of the start-up
+        // cost; see docs/benchmarks.md).
+        if let Some(level) = std::env::var("SECIMPORT_VERIFIER_STATS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            open.progs.on_sys_enter.set_log_level(level);
+        }
         {
             let ro = open
                 .maps
@@ -344,12 +354,21 @@ impl Sandbox {
             ro.shared_sets_judge_danger = opts.shared_sets_judge_danger as u32;
             ro.channel_ino = opts.channel_ino.unwrap_or(0);
         }
+        let opened = started.elapsed();
         let skel = open.load().map_err(|e| EngineError::Bpf {
             what: "loading the BPF programs (they need root and Linux 6.7+ with BTF: tp_btf, bpf_loop, task storage, the VMA iterator; -vv shows libbpf and the verifier)"
                 .into(),
             source: e,
         })?;
 
+        tracing::debug!(
+            "BPF object opened in {} ms, loaded (verified) in {} ms",
+            opened.as_millis(),
+            (started.elapsed() - opened).as_millis()
+        );
+        if let Some((insns, _)) = prog_counters(&skel.progs.on_sys_enter) {
+            tracing::debug!("sys_enter program: {insns} instructions verified");
+        }
         let mut links = Vec::new();
         let progs = &skel.progs;
         for (name, prog) in [
@@ -677,6 +696,33 @@ impl Sandbox {
             tstate_scans: read(Stat::STAT_TSTATE_SCANS.0),
             signal_writes: read(Stat::STAT_SIGNAL_WRITES.0),
         }
+    }
+}
+
+/// (instructions the verifier processed, runs the kernel skipped because the
+/// program was already running on that CPU) of a loaded program.
+fn prog_counters(prog: &libbpf_rs::Program) -> Option<(u32, u64)> {
+    use std::os::fd::{AsFd, AsRawFd};
+    let mut info = libbpf_rs::libbpf_sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of_val(&info) as u32;
+    // SAFETY: the fd is the program's, live for the borrow; `info` and `len`
+    // are valid for writes of `len` bytes.
+    let rc = unsafe {
+        libbpf_rs::libbpf_sys::bpf_prog_get_info_by_fd(
+            prog.as_fd().as_raw_fd(),
+            &mut info,
+            &mut len,
+        )
+    };
+    (rc == 0).then_some((info.verified_insns, info.recursion_misses))
+}
+
+impl Sandbox {
+    /// Syscalls of any process the sys_enter program could not look at
+    /// because it was already running on that CPU (a preempted walk on a
+    /// fully preemptible kernel): they were neither judged nor traced.
+    pub fn missed_syscalls(&self) -> u64 {
+        prog_counters(&self.skel.progs.on_sys_enter).map_or(0, |(_, misses)| misses)
     }
 }
 

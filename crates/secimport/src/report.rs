@@ -44,6 +44,21 @@ pub fn progress(sandbox: &Sandbox, procs: &BTreeMap<u32, Process>) {
     );
 }
 
+/// Says so loudly when the kernel skipped the sys_enter program (it was
+/// already running on that CPU: a walk preempted on a fully preemptible
+/// kernel). The count covers every process of the machine, so it is an upper
+/// bound for the sandboxed ones.
+pub fn missed_syscalls(sandbox: &Sandbox, what: &str) {
+    let missed = sandbox.missed_syscalls();
+    if missed > 0 {
+        eprintln!(
+            "secimport: warning: the kernel skipped the syscall hook {missed} time(s) because it \
+             was already running on that CPU (a preemptible kernel); up to {missed} syscall(s) of \
+             the program may not have been {what}"
+        );
+    }
+}
+
 pub fn trace_summary(trace: &Trace, outcome: &Outcome, output: &Path) {
     let c = &trace.counters;
     let pythons = trace

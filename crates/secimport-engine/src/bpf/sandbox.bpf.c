@@ -50,14 +50,17 @@ int BPF_PROG(on_signal_deliver, int sig, struct kernel_siginfo *info, struct k_s
 	return 0;
 }
 
-/* Modules the thread was handed by its creator. */
-static __always_inline void visit_inherited(struct si_walk_ctx *w, struct si_task *t)
+/* Modules the thread was handed by its creator. A global function: verified
+ * once, not along every path of the caller. */
+__noinline int visit_inherited(struct si_task *t)
 {
-	if (!t)
-		return;
+	struct si_scratch *s = scratch();
+	if (!s || !t)
+		return 0;
+	struct si_walk_ctx *w = &s->w;
 	__u32 n = t->nprov;
 	if (!n)
-		return;
+		return 0;
 	w->reasons |= REASON_INHERITED;
 	for (int i = 0; i < PROV_MAX; i++) {
 		if (i >= n)
@@ -66,6 +69,7 @@ static __always_inline void visit_inherited(struct si_walk_ctx *w, struct si_tas
 		if (m != MODULE_FRAMELESS && m != MODULE_STARTUP)
 			visit_module(w, m);
 	}
+	return 0;
 }
 
 /* What a thread being created now will inherit: every module visited for
@@ -87,13 +91,13 @@ static __always_inline void remember_for_child(struct si_task *t)
 }
 
 /* Visits the frames of every thread state of the calling thread. Returns
- * how the states were found. */
-static __always_inline enum si_scan_result visit_frames(struct si_walk_ctx *w, struct si_task *t, __u64 runtime,
-							struct si_pyconf *conf)
+ * how the states were found (enum si_scan_result). */
+__noinline int visit_frames(struct si_task *t, __u64 runtime, struct si_pyconf *conf)
 {
 	struct si_scratch *s = scratch();
-	if (!s)
+	if (!s || !conf)
 		return SCAN_UNREADABLE;
+	struct si_walk_ctx *w = &s->w;
 	__u64 fsbase = bpf_get_current_task_btf()->thread.fsbase;
 	w->off = conf->off;
 	w->window = conf->frame_window;
@@ -191,7 +195,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	if (thread_clone && thread_clone_exempt)
 		w->check = 0;
 
-	visit_inherited(w, t);
+	visit_inherited(t);
 
 	__u32 idx = p->pyconf & (MAX_PYCONFS - 1);
 	struct si_pyconf *conf = bpf_map_lookup_elem(&pyconfs, &idx);
@@ -204,7 +208,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		}
 	}
 	if (conf && runtime) {
-		enum si_scan_result res = visit_frames(w, t, runtime, conf);
+		enum si_scan_result res = visit_frames(t, runtime, conf);
 		if (res == SCAN_OVERFLOW)
 			visit_module(w, MODULE_OVERFLOW);
 		else if (res == SCAN_UNREADABLE && p->started)
@@ -236,7 +240,7 @@ decide:
 		return 0;
 	if (w->danger)
 		w->reasons |= REASON_DANGEROUS;
-	report_violation(w, w->denied, t);
+	report_violation(w->denied, t);
 	enforce();
 	return 0;
 }

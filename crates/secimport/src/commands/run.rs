@@ -183,6 +183,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             "secimport: warning: events were lost; some violations may be missing from the report"
         );
     }
+    report::missed_syscalls(&sandbox, "judged");
     if !outcome.killed_leftovers.is_empty() {
         eprintln!(
             "secimport: killed {} process(es) of the tree that outlived the program",

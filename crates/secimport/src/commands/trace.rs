@@ -36,6 +36,7 @@ pub fn run(args: TraceArgs) -> Result<i32, Failure> {
         .with_context(|| format!("writing the trace to {}", args.output.display()))
         .map_err(Failure::runtime)?;
     report::trace_summary(&trace, &outcome, &args.output);
+    report::missed_syscalls(&sandbox, "traced");
     Ok(outcome.exit_status)
 }
 

@@ -92,13 +92,15 @@ static long report_step(__u32 i, struct si_report_ctx *r)
 	return 0;
 }
 
-/* Sends the violation with the stack the walk saved. In log mode one full
- * report per (process, syscall, first denying module); repeats are counted. */
-static __always_inline void report_violation(struct si_walk_ctx *w, __u32 module, struct si_task *t)
+/* Sends the violation with the stack the walk saved (the scratch area's
+ * walk context). In log mode one full report per (process, syscall, first
+ * denying module); repeats are counted. A global function: verified once. */
+__noinline int report_violation(__u32 module, struct si_task *t)
 {
 	struct si_scratch *s = scratch();
 	if (!s)
-		return;
+		return 0;
+	struct si_walk_ctx *w = &s->w;
 
 	stat_inc(STAT_VIOLATIONS);
 	if (mode == MODE_LOG) {
@@ -107,7 +109,7 @@ static __always_inline void report_violation(struct si_walk_ctx *w, __u32 module
 		if (c) {
 			__sync_fetch_and_add(c, 1);
 			stat_inc(STAT_VIOLATIONS_SUPPRESSED);
-			return;
+			return 0;
 		}
 		bpf_map_update_elem(&reported, &k, &one, BPF_ANY);
 	}
@@ -123,14 +125,12 @@ static __always_inline void report_violation(struct si_walk_ctx *w, __u32 module
 	ev->nframes = s->nframes < REPORT_FRAMES ? s->nframes : REPORT_FRAMES;
 	__u32 nd = s->ndenied;
 	ev->ndenied = nd < DENIED_MAX ? nd : DENIED_MAX;
-	for (int i = 0; i < DENIED_MAX; i++)
-		ev->denied[i] = s->denied[i];
+	__builtin_memcpy(ev->denied, s->denied, sizeof(ev->denied));
 	ev->ninherited = 0;
 	if (t) {
 		__u32 np = t->nprov;
 		ev->ninherited = np < PROV_MAX ? np : PROV_MAX;
-		for (int i = 0; i < PROV_MAX; i++)
-			ev->inherited[i] = t->prov[i];
+		__builtin_memcpy(ev->inherited, t->prov, sizeof(ev->inherited));
 	}
 
 	struct si_report_ctx r = { .off = w->off, .nframes = ev->nframes };
@@ -138,6 +138,7 @@ static __always_inline void report_violation(struct si_walk_ctx *w, __u32 module
 
 	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
 		stat_inc(STAT_EVENTS_LOST);
+	return 0;
 }
 
 static __always_inline void enforce(void)
