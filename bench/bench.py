@@ -19,7 +19,7 @@ Times taken for every run:
 * wall      -- the whole command: start-up, the program, the tool's shutdown.
 
     sudo python3 bench/bench.py --all      # everything, as published in docs/benchmarks.md
-    sudo python3 bench/bench.py            # P1-P7 plain vs ours (run, trace), 7 reps
+    sudo python3 bench/bench.py            # P1-P8 plain vs ours (run, trace), 7 reps
     sudo python3 bench/bench.py --only P1,P7 --reps 5 --python /usr/bin/python3.11
     sudo python3 bench/bench.py --quick    # smoke test: tiny sizes, no verdicts, < 60 s
 
@@ -123,8 +123,10 @@ class Bench:
     def describe_sizes(self, args) -> str:
         if self.key == "P1":
             return f"{int(args[0]):,} calls + fib({args[1]})"
-        if self.key in ("P2", "P3", "P7"):
+        if self.key in ("P2", "P3"):
             return f"{int(args[0]):,} os.stat"
+        if self.key in ("P7", "P8"):
+            return f"{int(args[0]):,} os.getppid"
         if self.key.startswith("P5"):
             return f"{int(args[0]):,} modules; {int(args[1]):,} os.getppid"
         if self.key == "P6":
@@ -192,10 +194,13 @@ BENCHES = (
                          "interpreter with USDT probes); torch is installed only in .venv-torch "
                          "(pyenv 3.11.7, built without them)",
           python=str(TORCH_PYTHON), stdout_timing=_p6_timing),
-    # P7: P2/P3's loop at 1,000 frames, in two modules (+ p7_relay.py); no target was set
-    # for it: measured, not judged.
-    Bench("P7", "os.stat, 1,000 frames deep", "p7_stat_deep1000.py", ("20000", "1000"),
-          ("200", "1000"), None, walked=0),
+    # P7/P8: a loop of a syscall only the script's own modules make (getppid: walked and
+    # judged at every call, also under `run`) at 1,000 and 4 frames, in two modules
+    # (+ p7_relay.py); no target was set for them: measured, not judged.
+    Bench("P7", "os.getppid, 1,000 frames deep", "p7_stat_deep1000.py",
+          ("20000", "1000", "getppid"), ("200", "1000", "getppid"), None, walked=0),
+    Bench("P8", "os.getppid, 4 frames (walked and judged)", "p7_stat_deep1000.py",
+          ("200000", "4", "getppid"), ("2000", "4", "getppid"), None, walked=0),
 )
 
 
@@ -927,9 +932,10 @@ def summarize(bench: Bench, modes: List[Mode], recs: List[Record], judge: bool) 
     return summary
 
 
-# The os.stat loop at three depths: P2 (3 frames), P3 (30), P7 (1,000). Each deep one is
-# compared with P2 for the cost per extra frame; P3's result keeps its old JSON name.
-DEPTH_SERIES = ("P2", "P3", "P7")
+# Loops at several depths, each compared with its series' shallowest for the cost per extra
+# frame: os.stat at 3 (P2) and 30 (P3) frames; os.getppid at 4 (P8) and 1,000 (P7). P3's
+# result keeps its old JSON name.
+DEPTH_SERIES = (("P2", "P3"), ("P8", "P7"))
 
 
 def _per_frame_name(deep: str) -> str:
@@ -937,14 +943,15 @@ def _per_frame_name(deep: str) -> str:
 
 
 def derived_costs(results: dict, modes: List[Mode]) -> dict:
-    """Added in-script µs per os.stat (P2, P3, P7: 3, 30, 1,000 frames) and per extra frame
-    (P3 and P7 against P2); P5 per os.getppid."""
+    """Added in-script µs per loop syscall (P2, P3: os.stat at 3 and 30 frames; P8, P7:
+    os.getppid at 4 and 1,000) and per extra frame (P3 against P2, P7 against P8); P5 per
+    os.getppid."""
     out: dict = {}
     for m in modes:
         if m.family == "plain":
             continue
         per: dict = {}
-        for key in DEPTH_SERIES:
+        for key in [k for series in DEPTH_SERIES for k in series]:
             b = results.get(key)
             if not b or "in_script" not in b.get("summary", {}):
                 continue
@@ -955,8 +962,8 @@ def derived_costs(results: dict, modes: List[Mode]) -> dict:
                             (s[m.name]["median"] - s["plain"]["median"]) / stats * 1e6,
                             "plain_us_per_syscall": s["plain"]["median"] / stats * 1e6,
                             "depth": depth}
-        for deep in DEPTH_SERIES[1:]:
-            lo, hi = per.get(DEPTH_SERIES[0]), per.get(deep)
+        for shallow, deep in DEPTH_SERIES:
+            lo, hi = per.get(shallow), per.get(deep)
             if lo and hi and lo["depth"] and hi["depth"] and hi["depth"] != lo["depth"]:
                 per[_per_frame_name(deep)] = (
                     (hi["added_us_per_syscall"] - lo["added_us_per_syscall"])
@@ -1141,14 +1148,15 @@ def markdown(report: dict) -> str:
                     f"{k} {v:,.2f}" if isinstance(v, float) else f"{k} {v:,}"
                     for k, v in pf.items()) + ".")
     for mname, per in report.get("derived", {}).items():
-        for key in DEPTH_SERIES:
+        for key in [k for series in DEPTH_SERIES for k in series]:
             if key in per:
                 row = per[key]
-                notes.append(f"{mname}: {row['added_us_per_syscall']:+.2f} µs per os.stat "
+                call = "os.getppid" if key in ("P7", "P8") else "os.stat"
+                notes.append(f"{mname}: {row['added_us_per_syscall']:+.2f} µs per {call} "
                              f"in-script at {row['depth']:,} frames ({key})"
                              + (f"; plain {row['plain_us_per_syscall']:.2f} µs"
                                 if "plain_us_per_syscall" in row else "") + ".")
-        for deep in DEPTH_SERIES[1:]:
+        for shallow, deep in DEPTH_SERIES:
             name = _per_frame_name(deep)
             if name not in per:
                 continue
@@ -1157,7 +1165,7 @@ def markdown(report: dict) -> str:
             trunc = [(m, c) for m, c in report["benchmarks"].get(deep, {})
                      .get("counters", {}).items() if c.get("stacks_truncated")]
             notes.append(f"{mname}: {per[name] * 1e3:+.0f} ns per extra frame "
-                         f"(({deep} − {DEPTH_SERIES[0]}) / depth difference)"
+                         f"(({deep} − {shallow}) / depth difference)"
                          + "".join(f"; under {m} {c['stacks_truncated']:,} of "
                                    f"{c.get('stacks_walked', 0):,} walks stopped at the walk "
                                    "limit, so not every frame was walked" for m, c in trunc[:1])
@@ -1253,7 +1261,7 @@ def parse_args(argv=None):
                     help="comma-separated modes compared with plain [" + ",".join(DEFAULT_MODES)
                          + "; --all: " + ",".join(ALL_MODES) + "]")
     ap.add_argument("--quick", action="store_true",
-                    help="smoke test: tiny sizes, P1-P4, P5/10 and P7, 2 reps, targets not "
+                    help="smoke test: tiny sizes, P1-P4, P5/10, P7 and P8, 2 reps, targets not "
                          "judged, < 60 s; exits non-zero if any run fails")
     ap.add_argument("--json", default=None,
                     help="write results here (default bench/results.json; --all: "

@@ -1,7 +1,12 @@
-"""P7: the P2/P3 loop from a 1,000-frame Python stack (the cost of walking a
-deep stack at every syscall).
+"""P7 and P8: a syscall loop from a 1,000-frame (P7) or 4-frame (P8) Python
+stack: the cost of walking a deep stack at every syscall.
 
-usage: p7_stat_deep1000.py RESULT_JSON COUNT [DEPTH=1000]
+usage: p7_stat_deep1000.py RESULT_JSON COUNT [DEPTH=1000] [SYSCALL=stat|getppid]
+
+With `stat` (the P2/P3 loop) `secimport run` may not walk at all: the start-up
+vocabulary (`base`, `startup`, `frameless`) allows newfstatat to every stack.
+With `getppid`, which only this script's modules make, every call is walked
+and judged module by module.
 
 Recurses until DEPTH Python frames are on the stack (counting the module's own
 frame), cycling through three functions in two modules (dive here, relay and
@@ -32,10 +37,15 @@ def depth():
 
 def hot(n, path):
     d = depth()
-    stat = os.stat
     c0, t0 = time.process_time(), time.perf_counter()
-    for _ in range(n):
-        stat(path)
+    if path is None:
+        getppid = os.getppid
+        for _ in range(n):
+            getppid()
+    else:
+        stat = os.stat
+        for _ in range(n):
+            stat(path)
     return time.perf_counter() - t0, time.process_time() - c0, d
 
 
@@ -48,16 +58,19 @@ def dive(levels, n, path):
 def main():
     out, n = sys.argv[1], int(sys.argv[2])
     want = max(int(sys.argv[3]) if len(sys.argv) > 3 else 1000, 4)
+    syscall = sys.argv[4] if len(sys.argv) > 4 else "stat"
+    if syscall not in ("stat", "getppid"):
+        sys.exit(f"p7_stat_deep1000: SYSCALL must be stat or getppid, not {syscall!r}")
     sys.setrecursionlimit(max(sys.getrecursionlimit(), want + 100))
     # Frames on the stack when hot() runs: <module>, main, (levels + 1) of
     # dive/relay/hop, hot.
-    elapsed, cpu, d = dive(want - 4, n, "/")
+    elapsed, cpu, d = dive(want - 4, n, "/" if syscall == "stat" else None)
     if d != want:
         sys.exit(f"p7_stat_deep1000: wanted {want} frames at the syscall, got {d}")
     with open(out, "w") as fh:
         json.dump({"workload": "p7_stat_deep1000", "started_monotonic": STARTED,
                    "elapsed_s": elapsed, "cpu_s": cpu,
-                   "stats": n, "depth": d}, fh)
+                   "stats": n, "depth": d, "syscall": syscall}, fh)
 
 
 if __name__ == "__main__":

@@ -36,8 +36,8 @@ enum si_module_id {
 #define STACK_BLOCK 4096      /* bytes of the frame stack read at once */
 #define COUNT_CACHE_SLOTS 4096
 #define CODE_CACHE_SLOTS 4096
-#define UNIQ_MAX 64           /* distinct modules remembered per syscall */
-#define PROV_MAX 32           /* modules a thread inherits from its creator */
+#define UNIQ_MAX 128          /* distinct modules remembered per syscall */
+#define PROV_MAX 128          /* modules a thread inherits from its creator */
 #define DENIED_MAX 16         /* denying modules named in a report */
 #define MAX_TSTATES 4         /* thread states bound to one OS thread */
 #define MAX_INTERPS 4         /* interpreters a thread's cache remembers */
