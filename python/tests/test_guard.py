@@ -66,6 +66,15 @@ def test_exploit_command_never_runs(tmp_path: Path, log: Path, flags: list) -> N
     assert "loads returned" not in r.stdout, r
 
 
+def test_a_stack_deeper_than_the_walk_limit_does_not_hide_the_guard(tmp_path: Path, log: Path) -> None:
+    marker = tmp_path / "pwned"
+    r = run_python(["pickle_deep.py", str(marker), str(log)], log=log)
+    assert r.returncode == KILLED, r
+    assert not marker.exists(), r
+    assert "loads returned" not in r.stdout, r
+    assert "<truncated>" in r.log, r
+
+
 def test_log_mode_reports_and_continues(tmp_path: Path, log: Path) -> None:
     marker = tmp_path / "pwned"
     r = run_python(["pickle_marker.py", str(marker), str(log), "log"], log=log)

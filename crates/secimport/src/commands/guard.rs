@@ -354,7 +354,18 @@ fn apply(cmd: Command, sandbox: &mut Sandbox, guards: &mut Guards) -> Result<(),
             let base = guards.base();
             sandbox
                 .set_shared_sets(&base, &base, &base)
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            // What cannot be seen (a stack deeper than the walk limit, an
+            // unreadable frame) may hide a guard frame: judged by what no
+            // guard denies, never allowed outright.
+            for unseen in [
+                module_id::TRUNCATED,
+                module_id::UNREADABLE,
+                module_id::OVERFLOW,
+            ] {
+                sandbox.set_rule(unseen, &base).map_err(|e| e.to_string())?;
+            }
+            Ok(())
         }
         Command::File { id, filename } => {
             if !guards.guards.contains_key(&id) {
@@ -411,10 +422,9 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
     };
     let mut sandbox = Sandbox::load(&opts)?;
     sandbox.add_interpreter(&interp)?;
-    // Until a guard exists nothing is judged. Frames that cannot be seen
-    // (truncated, unreadable) get no rule: the unknown rule (allow) applies
-    // to them as to any module no guard names, and the guards on the rest
-    // of the stack still judge.
+    // Until a guard exists nothing is judged. Once one does, frames that
+    // cannot be seen (truncated, unreadable) are judged by what no guard
+    // denies (see `apply`).
     sandbox.set_shared_sets(&ALL, &ALL, &ALL)?;
     sandbox.set_rule(module_id::NON_PYTHON, &ALL)?;
     sandbox.track_running(pid)?;
@@ -486,8 +496,24 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
                 .iter()
                 .map(|f| f.module)
                 .chain(std::iter::once(v.module))
+                .chain(v.denied.iter().copied())
+                .chain(v.inherited.iter().copied())
                 .find_map(|m| guards.guard_of(m));
-            if let Some(g) = guard {
+            // No guard frame seen (a stack deeper than the walk limit, an
+            // unreadable frame, no frame at all): any guard may be the one;
+            // every guard's log gets the report rather than none.
+            let to: Vec<&Guard> = match guard {
+                Some(g) => vec![g],
+                None => {
+                    let mut logs = std::collections::BTreeSet::new();
+                    guards
+                        .guards
+                        .values()
+                        .filter(|g| logs.insert(&g.log))
+                        .collect()
+                }
+            };
+            for g in to {
                 let entry = format!("{text}  guard: denies {}\n\n", g.what);
                 let written = OpenOptions::new()
                     .create(true)
