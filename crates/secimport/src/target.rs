@@ -22,7 +22,9 @@ pub struct Target {
 impl Target {
     /// Import roots as CPython sets them up: sys.path[0] is the script's
     /// directory with symlinks resolved (the working directory without a
-    /// script), then the interpreter's own path.
+    /// script; nothing with `-P`, `-I` or PYTHONSAFEPATH), then the
+    /// interpreter's own path (computed from its files, see
+    /// `python::discover_with`).
     fn new(
         interpreter: Interpreter,
         argv: Vec<String>,
@@ -30,6 +32,7 @@ impl Target {
         cwd: &Path,
     ) -> Target {
         let first_root = match &main_script {
+            _ if interpreter.safe_path => None,
             Some(s) => Path::new(s)
                 .canonicalize()
                 .ok()
@@ -70,8 +73,15 @@ pub fn resolve(args: &TargetArgs) -> Result<Target, Failure> {
                     entry.display()
                 )));
             }
-            let interp = python::discover(args.python.as_deref().unwrap_or("python3"))?;
             let script = absolute(entry).display().to_string();
+            // The interpreter sees [script, args...]: no interpreter options.
+            let ctx = python::Context::current(
+                &std::iter::once(script.clone())
+                    .chain(args.args.iter().cloned())
+                    .collect::<Vec<_>>(),
+            );
+            let interp =
+                python::discover_with(args.python.as_deref().unwrap_or("python3"), &ctx)?;
             let mut argv = vec![interp.executable.display().to_string(), script.clone()];
             argv.extend(args.args.iter().cloned());
             (interp, argv, Some(script))
@@ -82,7 +92,8 @@ pub fn resolve(args: &TargetArgs) -> Result<Target, Failure> {
                     "--python and a command after `--` both name the interpreter; use one of them"
                 )));
             }
-            let interp = python::discover(program)?;
+            let ctx = python::Context::current(&args.args[1..]);
+            let interp = python::discover_with(program, &ctx)?;
             let mut argv = vec![interp.executable.display().to_string()];
             argv.extend(args.args[1..].iter().cloned());
             let script = script_of(&args.args[1..]).map(|s| absolute(Path::new(s)).display().to_string());
@@ -112,38 +123,37 @@ pub fn require_root() -> Result<(), Failure> {
 }
 
 /// The target of `run --pid`: a process already running the interpreter.
+///
+/// The interpreter is identified from `/proc/PID/exe` and `/proc/PID/maps`
+/// and its `sys.path` computed from `/proc/PID/{environ,cwd,cmdline}`;
+/// nothing is executed, least of all the `argv[0]` the process chose.
 pub fn attach(pid: u32) -> Result<Target, Failure> {
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map_err(|e| Failure::usage(anyhow!("no process {pid} to attach to ({e})")))?;
-    let argv: Vec<String> = cmdline
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
-    // The path it was started with keeps a virtualenv's sys.path; /proc/PID/exe
-    // is the real binary behind it.
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-        .map_err(|e| Failure::usage(anyhow!("cannot read /proc/{pid}/exe: {e}")))?;
-    let started_as = argv
-        .first()
-        .map(|a| cwd.join(a))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| exe.clone());
-    let interpreter = python::discover(&started_as.display().to_string()).map_err(|e| {
+    if !Path::new(&format!("/proc/{pid}")).is_dir() {
+        return Err(Failure::usage(anyhow!(
+            "no process {pid} to attach to; pass the pid of a running Python program with --pid"
+        )));
+    }
+    require_root()?;
+    let process = python::discover_pid(pid).map_err(|e| {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "an unreadable executable".into());
         Failure::usage(anyhow!(
-            "process {pid} runs {}, which secimport cannot attach to: {e}",
-            exe.display()
+            "process {pid} runs {exe}, which secimport cannot attach to: {e}"
         ))
     })?;
-    require_root()?;
-    let script = script_of(argv.get(1..).unwrap_or(&[]))
-        .map(|s| absolute(&cwd.join(s)).display().to_string());
-    Ok(Target::new(interpreter, argv, script, &cwd))
+    let script = script_of(process.argv.get(1..).unwrap_or(&[]))
+        .map(|s| absolute(&process.cwd.join(s)).display().to_string());
+    Ok(Target::new(
+        process.interpreter,
+        process.argv,
+        script,
+        &process.cwd,
+    ))
 }
 
-/// Resolves the target and loads the sandbox at the same time (asking the
-/// interpreter about itself and verifying the BPF programs each take tens of
+/// Resolves the target and loads the sandbox at the same time (reading the
+/// interpreter's ELF takes milliseconds, verifying the BPF programs tens of
 /// milliseconds). A problem with the target is reported before one with the
 /// sandbox: it is the more likely mistake.
 pub fn prepare(
