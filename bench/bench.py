@@ -325,7 +325,10 @@ def _run_cmd(ctx, bench, script, args, scratch, prepared):
 
 def _check_run(scratch: Path, out: str, err: str):
     log = scratch / "violations.jsonl"
-    n = len(log.read_text().splitlines()) if log.exists() else 0
+    lines = log.read_text().splitlines() if log.exists() else []
+    # One JSON object per line; only "event": "violation" lines are violations (the log may end
+    # with a summary line, and stop mode writes "resumed" lines).
+    n = sum(1 for line in lines if json.loads(line).get("event", "violation") == "violation")
     return None, {"violations": n}
 
 

@@ -31,6 +31,9 @@ unsafe impl plain::Plain for types::si_filename_key {}
 unsafe impl plain::Plain for types::si_module_rule {}
 unsafe impl plain::Plain for types::si_pyconf {}
 unsafe impl plain::Plain for types::si_exe_key {}
+unsafe impl plain::Plain for types::si_resume_event {}
+unsafe impl plain::Plain for types::si_report_key {}
+unsafe impl plain::Plain for types::si_report_val {}
 
 /// Well-known module ids (`enum si_module_id` in `src/bpf/sandbox.h`, through
 /// the skeleton).
@@ -63,6 +66,23 @@ pub mod reason {
 
 /// Rule flags (`enum si_rule_flags`): a guard's module.
 pub const RULE_GUARD: u32 = types::si_rule_flags::RULE_GUARD.0;
+
+/// Limits of the kernel side's reporting in log mode (`enum si_limit`).
+pub mod limit {
+    use crate::skel::types::si_limit as L;
+    /// Distinct (process, syscall, first denying module) triples whose
+    /// repeats are counted; violations of triples beyond it are counted in
+    /// [`super::Stats::report_keys_overflow`].
+    pub const REPORT_KEYS: u32 = L::REPORT_KEYS_MAX.0;
+    /// Full violation records per run; beyond it only the first violation of
+    /// each syscall number is sent in full.
+    pub const FULL_REPORTS: u32 = L::FULL_REPORTS_MAX.0;
+}
+
+/// Events taken from the ring buffer per [`Sandbox::poll`]: the rest wait
+/// in the ring (where a full ring counts them as lost), so the supervisor's
+/// memory does not grow with the kernel's pace.
+const POLL_BATCH: usize = 256;
 
 use types::si_event_type as Ev;
 use types::si_proc_kind as Kind;
@@ -161,6 +181,33 @@ pub struct Stats {
     pub violations_suppressed: u64,
     pub tstate_scans: u64,
     pub signal_writes: u64,
+    /// Log mode: violations whose (process, syscall, module) did not fit the
+    /// kernel's table of [`limit::REPORT_KEYS`] (not remembered: counted,
+    /// and reported in full only under the cap).
+    pub report_keys_overflow: u64,
+    /// Log mode: first violations of a (process, syscall, module) not sent
+    /// in full because [`limit::FULL_REPORTS`] were sent already.
+    pub reports_capped: u64,
+    /// Log mode: first violations of a (process, syscall, module) not sent
+    /// in full then because the ring buffer was more than half full (the
+    /// supervisor was behind); a later repeat is sent in full if there is
+    /// room.
+    pub reports_throttled: u64,
+    /// Stop mode: stopped syscalls let through once after SIGCONT.
+    pub resumed: u64,
+}
+
+/// One (process, syscall, first denying module) of log mode, as counted by
+/// the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportCount {
+    pub tgid: u32,
+    pub nr: u32,
+    pub module: u32,
+    /// Violations of the triple.
+    pub count: u64,
+    /// Whether a full record of it was sent.
+    pub full: bool,
 }
 
 /// One frame of a violating stack, innermost first.
@@ -219,6 +266,15 @@ pub enum Event {
         syscalls: u64,
     },
     Violation(Box<Violation>),
+    /// Stop mode: the thread stopped at syscall `nr` was continued and made
+    /// it again (the stop had interrupted it); it was let through once.
+    Resumed {
+        pid: u32,
+        tid: u32,
+        comm: String,
+        ts_ns: u64,
+        nr: u32,
+    },
 }
 
 fn cstr(bytes: &[u8]) -> String {
@@ -260,9 +316,26 @@ fn decode(data: &[u8]) -> Option<Event> {
                 _ => Event::PythonReady { pid: hdr.pid },
             })
         }
-        Ev::EV_VIOLATION => {
-            let mut e = types::si_violation_event::default();
+        Ev::EV_RESUMED => {
+            let mut e = types::si_resume_event::default();
             plain::copy_from_bytes(&mut e, data).ok()?;
+            Some(Event::Resumed {
+                pid: hdr.pid,
+                tid: hdr.tid,
+                comm,
+                ts_ns: hdr.ts_ns,
+                nr: e.nr,
+            })
+        }
+        Ev::EV_VIOLATION => {
+            // The kernel sends only the frames it filled in: the rest of the
+            // struct stays zero.
+            let mut e = types::si_violation_event::default();
+            let size = std::mem::size_of::<types::si_violation_event>();
+            let mut full = vec![0u8; size];
+            let n = data.len().min(size);
+            full[..n].copy_from_slice(&data[..n]);
+            plain::copy_from_bytes(&mut e, &full).ok()?;
             let n = (e.nframes as usize).min(e.frames.len());
             let frames = e.frames[..n]
                 .iter()
@@ -460,10 +533,17 @@ impl Sandbox {
         let mut builder = RingBufferBuilder::new();
         builder
             .add(&self.skel.maps.events, move |data: &[u8]| {
+                let mut pending = pending.borrow_mut();
                 if let Some(ev) = decode(data) {
-                    pending.borrow_mut().push(ev);
+                    pending.push(ev);
                 }
-                0
+                // A negative value makes libbpf stop after this record: the
+                // rest stays in the ring for the next poll.
+                if pending.len() >= POLL_BATCH {
+                    -1
+                } else {
+                    0
+                }
             })
             .map_err(bpf_err("setting up the event ring buffer"))?;
         self.ring = Some(
@@ -595,7 +675,8 @@ impl Sandbox {
         }
     }
 
-    /// Waits up to `timeout` for events and returns those that arrived.
+    /// Waits up to `timeout` for events and returns those that arrived (at
+    /// most a batch: call again for more).
     pub fn poll(&self, timeout: Duration) -> Vec<Event> {
         if let Some(ring) = &self.ring {
             // An interrupted poll (EINTR) just returns early.
@@ -695,7 +776,33 @@ impl Sandbox {
             violations_suppressed: read(Stat::STAT_VIOLATIONS_SUPPRESSED.0),
             tstate_scans: read(Stat::STAT_TSTATE_SCANS.0),
             signal_writes: read(Stat::STAT_SIGNAL_WRITES.0),
+            report_keys_overflow: read(Stat::STAT_REPORT_KEYS_OVERFLOW.0),
+            reports_capped: read(Stat::STAT_REPORTS_CAPPED.0),
+            reports_throttled: read(Stat::STAT_REPORTS_THROTTLED.0),
+            resumed: read(Stat::STAT_RESUMED.0),
         }
+    }
+
+    /// Log mode: every (process, syscall, first denying module) the kernel
+    /// counted (at most [`limit::REPORT_KEYS`]).
+    pub fn report_counts(&self) -> Vec<ReportCount> {
+        let map = &self.skel.maps.reported;
+        map.keys()
+            .filter_map(|k| {
+                let mut key = types::si_report_key::default();
+                plain::copy_from_bytes(&mut key, &k).ok()?;
+                let v = map.lookup(&k, MapFlags::ANY).ok()??;
+                let mut val = types::si_report_val::default();
+                plain::copy_from_bytes(&mut val, &v).ok()?;
+                Some(ReportCount {
+                    tgid: key.tgid,
+                    nr: key.nr,
+                    module: key.module,
+                    count: val.count,
+                    full: val.full != 0,
+                })
+            })
+            .collect()
     }
 }
 

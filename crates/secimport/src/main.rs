@@ -7,6 +7,7 @@ use clap::Parser;
 
 mod cli;
 mod commands;
+mod logfile;
 mod report;
 mod supervise;
 mod target;
@@ -18,7 +19,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(err) => {
-            eprintln!("secimport: error: {err:#}");
+            report::say!("secimport: error: {err:#}");
             ExitCode::from(err.exit_code())
         }
     }
@@ -35,7 +36,9 @@ fn init_logging(verbose: u8) {
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Never a panic on a closed stderr: failures are counted.
+        .with_writer(|| report::StderrWriter)
+        .log_internal_errors(false)
         .without_time()
         .init();
 }

@@ -55,10 +55,23 @@ impl Subject {
 }
 
 /// Runs or follows the target in `sandbox`; `on_event` sees every event as
-/// it arrives.
+/// it arrives. Every process of the tree is kept for the outcome.
 pub fn supervise(
     sandbox: &Sandbox,
     start: Start,
+    on_event: impl FnMut(&Event),
+    on_tick: impl FnMut(&Sandbox, &BTreeMap<u32, Process>),
+) -> Result<Outcome, Failure> {
+    supervise_with(sandbox, start, true, on_event, on_tick)
+}
+
+/// [`supervise`]; with `keep_exited` false, processes of the tree are
+/// forgotten when they exit (the outcome lists only the target), so memory
+/// follows the live tree, not how many processes it ever started.
+pub fn supervise_with(
+    sandbox: &Sandbox,
+    start: Start,
+    keep_exited: bool,
     mut on_event: impl FnMut(&Event),
     mut on_tick: impl FnMut(&Sandbox, &BTreeMap<u32, Process>),
 ) -> Result<Outcome, Failure> {
@@ -145,13 +158,16 @@ pub fn supervise(
         None => Subject::Attached(pid),
     };
 
+    let subject_pid = subject.pid();
     let mut handle =
         |events: Vec<Event>, procs: &mut BTreeMap<u32, Process>, order: &mut Vec<u32>| {
             for ev in events {
                 match &ev {
                     Event::Fork { pid, ppid, comm } => {
                         let parent = procs.get(ppid).cloned();
-                        order.push(*pid);
+                        if keep_exited {
+                            order.push(*pid);
+                        }
                         procs.insert(
                             *pid,
                             Process {
@@ -196,8 +212,11 @@ pub fn supervise(
                                 p.comm = comm.clone();
                             }
                         }
+                        if !keep_exited && *pid != subject_pid {
+                            procs.remove(pid);
+                        }
                     }
-                    Event::Violation(_) => {}
+                    Event::Violation(_) | Event::Resumed { .. } => {}
                 }
                 on_event(&ev);
             }

@@ -1,8 +1,11 @@
 //! Turns the kernel's violation records into what users read: a block on
-//! stderr and one JSON line in the log file.
+//! stderr and one JSON line in the log file; and the log file itself, whose
+//! write failures are counted rather than reported one by one.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use secimport_engine::linetable;
@@ -20,9 +23,15 @@ pub struct Frame {
     pub function: String,
 }
 
+/// Modules named in a record's `inherited` list at most (the rest are
+/// counted in `inherited_omitted`), so that one record stays small.
+pub const INHERITED_SHOWN: usize = 32;
+
 /// One violation, as written to the JSON Lines log.
 #[derive(Debug, Serialize)]
 pub struct Record {
+    /// Always `violation` (other lines of the log: `resumed`, `summary`).
+    pub event: &'static str,
     pub time: String,
     pub pid: u32,
     pub tid: u32,
@@ -41,6 +50,9 @@ pub struct Record {
     /// created it (judged as if on its stack).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inherited: Vec<String>,
+    /// Inherited modules beyond [`INHERITED_SHOWN`], not named.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub inherited_omitted: usize,
     /// Why the verdict involved more than the frames shown: `dangerous`
     /// (arguments make it a dangerous class), `truncated`, `unreadable`,
     /// `overflow`, `inherited`, `frameless`, `startup`.
@@ -50,6 +62,10 @@ pub struct Record {
     pub stack: Vec<Frame>,
     pub depth: u32,
     pub truncated: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Resolves module ids to names, learning kernel-assigned ids lazily.
@@ -78,7 +94,7 @@ impl Names<'_> {
             .unwrap_or_else(|| format!("<module {id}>"))
     }
 
-    fn name(&mut self, sandbox: &Sandbox, id: u32) -> (String, String) {
+    pub fn name(&mut self, sandbox: &Sandbox, id: u32) -> (String, String) {
         let file = self.file(sandbox, id);
         (self.namer.module_name(&file), file)
     }
@@ -165,6 +181,8 @@ pub fn record(v: &Violation, sandbox: &Sandbox, names: &mut Names, action: &str)
             inherited.push(module);
         }
     }
+    let inherited_omitted = inherited.len().saturating_sub(INHERITED_SHOWN);
+    inherited.truncate(INHERITED_SHOWN);
     for f in &v.frames {
         let (module, file) = names.name(sandbox, f.module);
         let line = f
@@ -191,18 +209,18 @@ pub fn record(v: &Violation, sandbox: &Sandbox, names: &mut Names, action: &str)
     .map(|(_, name)| name)
     .collect();
     Record {
+        event: "violation",
         time: wall_time(v.ts_ns),
         pid: v.pid,
         tid: v.tid,
         ppid: v.ppid,
         comm: v.comm.clone(),
-        syscall: syscalls::name(v.nr)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("syscall_{}", v.nr)),
+        syscall: syscall_name(v.nr),
         nr: v.nr,
         action: action.to_string(),
         denied_by,
         inherited,
+        inherited_omitted,
         reasons,
         stack,
         depth: v.depth,
@@ -230,8 +248,13 @@ pub fn render(r: &Record, judge: &dyn Judge) -> String {
               process): only a module's own list can allow that\n";
     }
     if !r.inherited.is_empty() {
+        let more = if r.inherited_omitted > 0 {
+            format!(", ... and {} more", r.inherited_omitted)
+        } else {
+            String::new()
+        };
         s += &format!(
-            "  inherited from the stack that created this thread: {}\n",
+            "  inherited from the stack that created this thread: {}{more}\n",
             r.inherited.join(", ")
         );
     }
@@ -253,10 +276,125 @@ pub fn render(r: &Record, judge: &dyn Judge) -> String {
     s
 }
 
-pub fn append_jsonl(file: &mut std::fs::File, r: &Record) -> std::io::Result<()> {
-    let mut line = serde_json::to_string(r).expect("a record always serializes");
-    line.push('\n');
-    file.write_all(line.as_bytes())
+/// The syscall's name (`syscall_N` for numbers without one).
+pub fn syscall_name(nr: u32) -> String {
+    syscalls::name(nr)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("syscall_{nr}"))
+}
+
+/// Stop mode: a stopped syscall was let through after SIGCONT.
+#[derive(Debug, Serialize)]
+pub struct Resumed {
+    /// Always `resumed`.
+    pub event: &'static str,
+    pub time: String,
+    pub pid: u32,
+    pub tid: u32,
+    pub comm: String,
+    pub syscall: String,
+    pub nr: u32,
+}
+
+pub fn resumed(pid: u32, tid: u32, comm: &str, ts_ns: u64, nr: u32) -> Resumed {
+    Resumed {
+        event: "resumed",
+        time: wall_time(ts_ns),
+        pid,
+        tid,
+        comm: comm.to_string(),
+        syscall: syscall_name(nr),
+        nr,
+    }
+}
+
+/// Now, as the log writes times.
+pub fn now() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// The JSON Lines violation log. It never fails the run: a log that cannot
+/// be opened or written is said once on stderr, further failures are
+/// counted, and the records still go to stderr (and enforcement is the
+/// kernel's, whatever happens here).
+pub struct Log {
+    path: PathBuf,
+    file: Option<File>,
+    /// Why the file could not be opened, if it could not.
+    open_error: Option<String>,
+    /// Lines written.
+    pub written: u64,
+    /// Lines that could not be written (including every line when the file
+    /// could not be opened).
+    pub failed: u64,
+    first_error: Option<String>,
+}
+
+impl Log {
+    /// Opens (creating it and its directory) `path` for appending, never
+    /// through a symlink nor in a directory another user can write (see
+    /// [`crate::logfile`]).
+    pub fn open(path: &Path) -> Log {
+        let opened = crate::logfile::open_append(path);
+        let (file, open_error) = match opened {
+            Ok(f) => (Some(f), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Log {
+            path: path.to_path_buf(),
+            file,
+            open_error,
+            written: 0,
+            failed: 0,
+            first_error: None,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Why the log could not be opened (then nothing is written to it).
+    pub fn open_error(&self) -> Option<&str> {
+        self.open_error.as_deref()
+    }
+
+    /// The first write error, if a write failed.
+    pub fn first_error(&self) -> Option<&str> {
+        self.first_error.as_deref().or(self.open_error.as_deref())
+    }
+
+    /// Appends one JSON line. A failed write is counted; the first one is
+    /// said on stderr (once per log, not once per line). A line cut short
+    /// (a full disk) is taken back, so the log stays valid JSON Lines.
+    pub fn append(&mut self, record: &impl Serialize) {
+        let Some(file) = self.file.as_mut() else {
+            self.failed += 1;
+            return;
+        };
+        let mut line = serde_json::to_string(record).expect("a record always serializes");
+        line.push('\n');
+        let before = file.metadata().map(|m| m.len()).ok();
+        match file.write_all(line.as_bytes()) {
+            Ok(()) => self.written += 1,
+            Err(e) => {
+                if let Some(len) = before {
+                    if file.metadata().map(|m| m.len()).ok() != Some(len) {
+                        let _ = file.set_len(len);
+                    }
+                }
+                self.failed += 1;
+                if self.first_error.is_none() {
+                    crate::report::say!(
+                        "secimport: warning: cannot write the violation log {}: {e}; violations are \
+                         still enforced and shown here; further failures are only counted",
+                        self.path.display()
+                    );
+                    self.first_error = Some(e.to_string());
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +422,7 @@ mod tests {
 
     fn record(action: &str, stack: Vec<Frame>, denied_by: &[&str]) -> Record {
         Record {
+            event: "violation",
             time: "2026-11-28T21:00:00.000Z".into(),
             pid: 4242,
             tid: 4243,
@@ -294,6 +433,7 @@ mod tests {
             action: action.into(),
             denied_by: denied_by.iter().map(|s| s.to_string()).collect(),
             inherited: vec![],
+            inherited_omitted: 0,
             reasons: vec![],
             depth: stack.len() as u32,
             stack,
@@ -336,6 +476,33 @@ mod tests {
     fn renders_a_non_python_child() {
         let r = record("log", vec![], &["<non-python>"]);
         insta::assert_snapshot!(render(&r, &compiled()));
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_written_counts_its_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = record("log", vec![], &["__main__"]);
+        // A directory where the file should be: it cannot be opened.
+        let mut log = Log::open(dir.path());
+        assert!(log.open_error().is_some());
+        log.append(&r);
+        log.append(&r);
+        assert_eq!((log.written, log.failed), (0, 2));
+        // /dev/full: every write fails with ENOSPC.
+        let mut full = Log::open(Path::new("/dev/full"));
+        assert!(full.open_error().is_none());
+        for _ in 0..3 {
+            full.append(&r);
+        }
+        assert_eq!((full.written, full.failed), (0, 3));
+        assert!(full.first_error().unwrap().contains("space"));
+        // And an ordinary file, in a directory that does not exist yet.
+        let path = dir.path().join("sub/v.jsonl");
+        let mut ok = Log::open(&path);
+        ok.append(&r);
+        assert_eq!((ok.written, ok.failed), (1, 0));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("{\"event\":\"violation\""), "{text}");
     }
 
     #[test]

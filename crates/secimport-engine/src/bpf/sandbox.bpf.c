@@ -9,7 +9,9 @@
  *      its whole frame chain walked (lib/walk.h), each module visited once;
  *   3. with no frame at all, the start-up or frameless bucket is visited;
  *   4. each visit charges the module (trace) or judges it (lib/decide.h);
- *   5. a denial is reported with the stack (lib/report.h) and enforced.
+ *   5. a denial is reported with the stack (lib/report.h) and enforced
+ *      (in stop mode, the restart of a syscall the stop interrupted is let
+ *      through once after SIGCONT).
  *
  * The process tree and the hand-over of modules to new threads and processes
  * are in lib/proc.h. What cannot be seen is visited as a pseudo-module judged
@@ -31,12 +33,18 @@ enum si_module_id _module_id = MODULE_FRAMELESS;
 enum si_stat_id _stat_id = STAT_SYSCALLS;
 enum si_reason _reason = REASON_DANGEROUS;
 enum si_rule_flags _rule_flags = RULE_GUARD;
+enum si_limit _limit = REPORT_KEYS_MAX;
+struct si_report_val _report_val = {};
+struct si_resume_event _resume_event = {};
 
 /* A C signal handler starts running on this thread (CPython's writes one byte
  * to the wakeup fd; that write is not the interrupted frames' doing). */
 SEC("tp_btf/signal_deliver")
 int BPF_PROG(on_signal_deliver, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
 {
+	/* Stop mode: how the syscall the stop was sent at ended. */
+	if (mode == MODE_STOP && sig == SIGSTOP)
+		stop_delivered();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!bpf_map_lookup_elem(&procs, &tgid) || !ka)
 		return 0;
@@ -240,7 +248,13 @@ decide:
 		return 0;
 	if (w->danger)
 		w->reasons |= REASON_DANGEROUS;
+	/* Stop mode: the syscall the thread was stopped at, restarted after
+	 * SIGCONT, goes through once (the user chose to continue). */
+	if (stop_resuming(nr, regs)) {
+		report_resumed(nr);
+		return 0;
+	}
 	report_violation(w->denied, t);
-	enforce();
+	enforce(nr, regs);
 	return 0;
 }

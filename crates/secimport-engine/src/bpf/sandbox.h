@@ -83,7 +83,27 @@ enum si_stat_id {
 	STAT_VIOLATIONS_SUPPRESSED, /* repeats not reported individually */
 	STAT_TSTATE_SCANS,  /* thread-state lists scanned (cache misses) */
 	STAT_SIGNAL_WRITES, /* writes made inside a C signal handler, not charged */
+	STAT_REPORT_KEYS_OVERFLOW, /* log mode: violations whose (process, syscall, module)
+				    * did not fit the `reported` table (counted only, or
+				    * reported in full while under the cap) */
+	STAT_REPORTS_CAPPED, /* log mode: first violations of a (process, syscall, module)
+			      * not reported in full: the run's cap was reached */
+	STAT_REPORTS_THROTTLED, /* log mode: ... not reported in full then: the ring
+				 * buffer was more than half full (reported at a
+				 * later repeat if there is room) */
+	STAT_RESUMED,       /* stop mode: stopped syscalls let through after SIGCONT */
 	STAT_MAX,
+};
+
+/* Limits of the kernel side's reporting (enum, so they reach Rust). */
+enum si_limit {
+	/* Distinct (process, syscall, first denying module) triples whose
+	 * repeats are counted in `reported` (log mode). */
+	REPORT_KEYS_MAX = 16384,
+	/* Full violation records sent per run in log mode; beyond it only the
+	 * first violation of each syscall number is sent in full, the rest
+	 * are counted (per triple in `reported`, and STAT_REPORTS_CAPPED). */
+	FULL_REPORTS_MAX = 1000,
 };
 
 /* Why a verdict was reached without (only) the named modules (bits of
@@ -105,6 +125,7 @@ enum si_event_type {
 	EV_EXIT = 3,
 	EV_VIOLATION = 4,
 	EV_PYTHON_READY = 5,
+	EV_RESUMED = 6,     /* stop mode: a stopped syscall let through after SIGCONT */
 };
 
 /* Threads (and processes) created while a module with this flag is on the
@@ -208,6 +229,14 @@ struct si_report_key {
 	__u32 module;
 };
 
+/* reported[key]: how often the triple violated, and whether a full record
+ * of it was sent. */
+struct si_report_val {
+	__u64 count;
+	__u32 full;
+	__u32 pad;
+};
+
 /* rules[module]: what a module may do. `present` 0: the policy does not
  * cover it (the unknown rule applies). The well-known ids hold the sets
  * (NOWALK, BASE, STARTUP, FRAMELESS, NON_PYTHON, DANGEROUS). */
@@ -258,7 +287,16 @@ struct si_violation_event {
 	__u32 denied[DENIED_MAX];       /* every module that denied it, in visit order */
 	__u32 ninherited;
 	__u32 inherited[PROV_MAX];      /* modules inherited from the thread's creator */
+	/* Last: the record sent holds only the nframes filled in. */
 	struct si_frame_info frames[REPORT_FRAMES];
+};
+
+/* EV_RESUMED: the thread stopped at syscall `nr` was continued and made it
+ * again (the stop had interrupted it); it was let through once. */
+struct si_resume_event {
+	struct si_event_hdr hdr;
+	__u32 nr;
+	__u32 pad;
 };
 
 #endif /* SECIMPORT_SANDBOX_H */

@@ -34,12 +34,11 @@
 //!   apply to it.
 //! - `root` only changes how reports name modules.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fs::OpenOptions;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use secimport_engine::sandbox::{self, module_id, Event, Sandbox, RULE_GUARD};
@@ -339,8 +338,8 @@ fn apply(cmd: Command, sandbox: &mut Sandbox, guards: &mut Guards) -> Result<(),
         } => {
             if !guards.guards.contains_key(&id) {
                 if let Some(dir) = log.parent() {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                    crate::logfile::prepare_dir(dir)
+                        .map_err(|e| format!("log directory {}: {e}", dir.display()))?;
                 }
             }
             guards.define(id, shells, net, log)?;
@@ -396,14 +395,11 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
         return Err(Failure::usage(anyhow!("no process {pid} to guard")));
     }
     crate::target::require_root()?;
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-        .map_err(|e| Failure::usage(anyhow!("cannot read /proc/{pid}/exe: {e}")))?;
-    let interp = python::discover(&exe.display().to_string()).map_err(|e| {
-        Failure::usage(anyhow!(
-            "process {pid} runs {}, which secimport cannot guard: {e}",
-            exe.display()
-        ))
-    })?;
+    // Identified from /proc/PID/exe and the libpython it mapped; nothing is
+    // run, and argv[0] is never trusted.
+    let interp = python::discover_pid(pid)
+        .map_err(|e| Failure::usage(anyhow!("process {pid} cannot be guarded: {e}")))?
+        .interpreter;
     let mode = match args.mode {
         RunMode::Kill => sandbox::Mode::Kill,
         RunMode::Stop => sandbox::Mode::Stop,
@@ -461,6 +457,20 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
         sandbox::Mode::Stop => "stop",
         _ => "log",
     };
+    // When the process is gone, the rest of its tree (children, another
+    // mode's supervisor and its `tee`) may finish for this long, still judged
+    // and reported; then it is killed, and its last reports awaited so long.
+    const GRACE: Duration = Duration::from_secs(1);
+    const LAST_REPORTS: Duration = Duration::from_millis(500);
+    // Processes of the tree whose exit record has not been read yet. The ring
+    // buffer keeps the kernel's order: whatever a process reported (its kill
+    // included: reported, then enforced) comes before its exit record, and
+    // the fork record of a child before its parent's exit record. So once
+    // this is empty, every report of the tree has been read.
+    let mut unfinished: BTreeSet<u32> = BTreeSet::from([pid]);
+    // When the process was seen gone (its exit record read, or /proc says so).
+    let mut gone: Option<Instant> = None;
+    let mut killed: Vec<u32> = Vec::new();
     loop {
         while let Ok(line) = rx.try_recv() {
             let line = line.trim_end();
@@ -481,7 +491,21 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
         }
         // Short polls: commands wait for the next turn of this loop.
         for ev in sandbox.poll(Duration::from_millis(5)) {
-            let Event::Violation(v) = ev else { continue };
+            let v = match ev {
+                Event::Violation(v) => v,
+                Event::Fork { pid: child, .. } => {
+                    unfinished.insert(child);
+                    continue;
+                }
+                Event::Exit { pid: p, .. } => {
+                    unfinished.remove(&p);
+                    if p == pid {
+                        gone.get_or_insert_with(Instant::now);
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
             let mut names = Names {
                 namer: &namer,
                 files: std::mem::take(&mut files),
@@ -504,36 +528,101 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
             // every guard's log gets the report rather than none.
             let to: Vec<&Guard> = match guard {
                 Some(g) => vec![g],
-                None => {
-                    let mut logs = std::collections::BTreeSet::new();
-                    guards
-                        .guards
-                        .values()
-                        .filter(|g| logs.insert(&g.log))
-                        .collect()
-                }
+                None => one_per_log(&guards),
             };
             for g in to {
-                let entry = format!("{text}  guard: denies {}\n\n", g.what);
-                let written = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&g.log)
-                    .and_then(|mut f| f.write_all(entry.as_bytes()));
-                if let Err(e) = written {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "secimport: cannot write {}: {e}",
-                        g.log.display()
-                    );
-                }
+                append_or_warn(&g.log, &format!("{text}  guard: denies {}\n\n", g.what));
             }
         }
-        if !launcher::is_running(pid) {
+        if gone.is_none() && !launcher::is_running(pid) {
+            gone = Some(Instant::now());
+        }
+        let Some(since) = gone else { continue };
+        // The process is gone, but what it reported just before may still
+        // be in the ring buffer, behind the last poll: leave once the exit
+        // records of the whole tree were read (and the kernel follows no
+        // process, in case a fork record was lost).
+        let live = sandbox.live_processes();
+        if unfinished.is_empty() && live.is_empty() {
+            break;
+        }
+        let waited = since.elapsed();
+        if waited < GRACE {
+            continue;
+        }
+        if killed.is_empty() && !live.is_empty() {
+            // Nothing supervises them once we are gone.
+            launcher::kill_all(&live);
+            killed = live;
+        }
+        if waited >= GRACE + LAST_REPORTS {
             break;
         }
     }
+
+    // Whatever could not be reported is said, on stderr and in every log.
+    let stats = sandbox.stats();
+    let mut notes = Vec::new();
+    if stats.events_lost > 0 {
+        notes.push(format!(
+            "secimport: warning: {} event(s) were lost (the kernel's event buffer was full); \
+             violations of process {pid} may be missing from this log",
+            stats.events_lost
+        ));
+    }
+    let missed = sandbox.missed_syscalls();
+    if missed > 0 {
+        notes.push(format!(
+            "secimport: warning: the kernel skipped the syscall hook {missed} time(s) because it \
+             was already running on that CPU (a preemptible kernel); up to {missed} syscall(s) of \
+             process {pid} may not have been judged"
+        ));
+    }
+    let mut err = std::io::stderr();
+    let left = sandbox.live_processes().len();
+    if left > 0 {
+        // Killed at our exit by the kernel side, which sees it.
+        let _ = writeln!(
+            err,
+            "secimport: {left} process(es) started by process {pid} still ran when its guard exited"
+        );
+    }
+    if !killed.is_empty() {
+        let _ = writeln!(
+            err,
+            "secimport: killed {} process(es) started by process {pid} that outlived it",
+            killed.len()
+        );
+    }
+    for note in &notes {
+        let _ = writeln!(err, "{note}");
+        for g in one_per_log(&guards) {
+            append_or_warn(&g.log, &format!("{note}\n\n"));
+        }
+    }
     Ok(0)
+}
+
+/// The first guard (by id) of each distinct log.
+fn one_per_log(guards: &Guards) -> Vec<&Guard> {
+    let mut logs = BTreeSet::new();
+    guards
+        .guards
+        .values()
+        .filter(|g| logs.insert(&g.log))
+        .collect()
+}
+
+/// Appends to a guard's log; a failure is said on stderr (best effort).
+fn append_or_warn(log: &std::path::Path, entry: &str) {
+    let written = crate::logfile::open_append(log).and_then(|mut f| f.write_all(entry.as_bytes()));
+    if let Err(e) = written {
+        let _ = writeln!(
+            std::io::stderr(),
+            "secimport: cannot write {}: {e}",
+            log.display()
+        );
+    }
 }
 
 #[cfg(test)]

@@ -1,26 +1,49 @@
 //! `secimport run`: run a program under a policy; report, kill or stop any
 //! module that makes a syscall its policy does not allow.
+//!
+//! What it writes is bounded whatever the program does (see the README's
+//! "Limits"): the kernel sends at most [`limit::FULL_REPORTS`] full records
+//! per run in log mode (plus the first of each syscall) and counts the rest;
+//! stderr shows at most [`STDERR_BLOCKS_MAX`] blocks and summarizes the rest
+//! in lists cut at [`SUMMARY_LINES`]; the log gets every full record the
+//! kernel sent and, when anything was left out, one summary line. Failing
+//! output (a closed stderr, a full disk, a read-only log directory) is
+//! counted and said once, never a reason to stop supervising.
 
-use std::collections::BTreeMap;
-use std::fs::OpenOptions;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use secimport_engine::install;
 use secimport_engine::launcher;
-use secimport_engine::sandbox::{self, Event};
+use secimport_engine::sandbox::{self, limit, Event, Sandbox, Stats};
 use secimport_policy::naming::Namer;
 use secimport_policy::policy::{Mode, Policy, UnknownRule};
+use serde::Serialize;
 
 use crate::cli::{RunArgs, RunMode};
 use crate::commands::Failure;
-use crate::report;
-use crate::supervise::{supervise, Start};
+use crate::report::{self, say, thousands, truncated_list};
+use crate::supervise::{supervise_with, Start};
 use crate::target;
-use crate::violations::{self, Names};
+use crate::violations::{self, Log, Names, Record};
 
 /// Exit status when the program violated its policy.
 pub const EXIT_VIOLATION: i32 = 1;
+
+/// Full violation blocks on stderr for the first violation of each (process,
+/// first denying module) and for execs, while fewer than this were shown.
+pub const STDERR_BLOCKS: usize = 20;
+/// After that, a block only for the first violation of a syscall not shown
+/// yet, while fewer than this were shown in all (stop mode: every stop).
+pub const STDERR_BLOCKS_MAX: usize = 100;
+/// Entries of each end-of-run list on stderr; the rest are "... and N more".
+pub const SUMMARY_LINES: usize = 10;
+/// (module, syscall) pairs the stderr summary of blocks not shown counts
+/// separately; the rest are one count.
+const NOT_SHOWN_KEYS: usize = 1000;
+/// (module, syscall) entries in the log's summary line; the rest are counted.
+pub const LOG_SUMMARY_ENTRIES: usize = 1000;
 
 fn engine_mode(m: Mode) -> sandbox::Mode {
     match m {
@@ -45,6 +68,210 @@ fn default_log_file() -> PathBuf {
     ))
 }
 
+/// The rest of a (process, first denying module) pair's violations after
+/// its block was shown.
+#[derive(Default)]
+struct Pair {
+    comm: String,
+    syscalls: BTreeSet<String>,
+    count: u64,
+}
+
+/// What went to stderr, and what did not (bounded: at most
+/// [`STDERR_BLOCKS_MAX`] pairs outside stop mode, [`NOT_SHOWN_KEYS`] counts).
+#[derive(Default)]
+struct Screen {
+    blocks: usize,
+    pairs: BTreeMap<(u32, String), Pair>,
+    syscalls: BTreeSet<String>,
+    not_shown: BTreeMap<(String, String), u64>,
+    not_shown_other: u64,
+    not_shown_total: u64,
+}
+
+impl Screen {
+    /// Whether `rec`'s block goes on stderr; counts it otherwise.
+    fn show(&mut self, rec: &Record, always: bool) -> bool {
+        let key = (rec.pid, rec.denied_by.first().cloned().unwrap_or_default());
+        // Starting a program is the headline: shown while there is room.
+        let is_exec = rec.syscall.starts_with("execve");
+        let new_pair = !self.pairs.contains_key(&key);
+        let new_syscall = !self.syscalls.contains(&rec.syscall);
+        let show = always
+            || (self.blocks < STDERR_BLOCKS && (new_pair || is_exec))
+            || (self.blocks >= STDERR_BLOCKS && self.blocks < STDERR_BLOCKS_MAX && new_syscall);
+        if show {
+            self.blocks += 1;
+            self.syscalls.insert(rec.syscall.clone());
+            self.pairs.entry(key).or_insert_with(|| Pair {
+                comm: rec.comm.clone(),
+                ..Default::default()
+            });
+            return true;
+        }
+        if let Some(p) = self.pairs.get_mut(&key) {
+            p.syscalls.insert(rec.syscall.clone());
+            p.count += 1;
+            return false;
+        }
+        self.not_shown_total += 1;
+        let k = (key.1, rec.syscall.clone());
+        if let Some(n) = self.not_shown.get_mut(&k) {
+            *n += 1;
+        } else if self.not_shown.len() < NOT_SHOWN_KEYS {
+            self.not_shown.insert(k, 1);
+        } else {
+            self.not_shown_other += 1;
+        }
+        false
+    }
+
+    /// The end-of-run lines about what was not shown in full.
+    fn summarize(&self) {
+        let with_more: Vec<_> = self.pairs.iter().filter(|(_, p)| p.count > 0).collect();
+        for ((pid, module), p) in with_more.iter().take(SUMMARY_LINES) {
+            let names: Vec<&String> = p.syscalls.iter().collect();
+            say!(
+                "secimport: pid {pid} ({}) [{module}] also made {} more violation(s) outside its policy: {}",
+                p.comm,
+                thousands(p.count),
+                truncated_list(&names.iter().map(|s| s.as_str()).collect::<Vec<_>>(), SUMMARY_LINES)
+            );
+        }
+        if with_more.len() > SUMMARY_LINES {
+            say!(
+                "secimport: ... and {} more process/module pairs with more violations (all are in the log)",
+                with_more.len() - SUMMARY_LINES
+            );
+        }
+        if self.not_shown_total > 0 {
+            let mut counts: Vec<_> = self.not_shown.iter().collect();
+            counts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let mut items: Vec<String> = counts
+                .iter()
+                .map(|((m, s), n)| format!("{m}: {s} x{}", thousands(**n)))
+                .collect();
+            if self.not_shown_other > 0 {
+                items.push(format!(
+                    "others: {} report(s)",
+                    thousands(self.not_shown_other)
+                ));
+            }
+            say!(
+                "secimport: {} more violation report(s) not shown here (at most {STDERR_BLOCKS_MAX} blocks are), by module and syscall: {}",
+                thousands(self.not_shown_total),
+                truncated_list(&items, SUMMARY_LINES)
+            );
+        }
+    }
+}
+
+/// One (module, syscall) of the kernel's counts (log mode).
+#[derive(Debug, Serialize)]
+struct Agg {
+    module: String,
+    syscall: String,
+    count: u64,
+    processes: usize,
+    reported_in_full: usize,
+}
+
+/// The kernel's per-(process, syscall, module) counts, by (module, syscall),
+/// most frequent first; and how many triples were never reported in full.
+fn aggregate(sandbox: &Sandbox, names: &mut Names) -> (Vec<Agg>, usize) {
+    let mut by: BTreeMap<(String, String), (u64, BTreeSet<u32>, usize)> = BTreeMap::new();
+    let mut not_full = 0;
+    for c in sandbox.report_counts() {
+        not_full += !c.full as usize;
+        let (module, _) = names.name(sandbox, c.module);
+        let e = by
+            .entry((module, violations::syscall_name(c.nr)))
+            .or_default();
+        e.0 += c.count;
+        e.1.insert(c.tgid);
+        e.2 += c.full as usize;
+    }
+    let mut out: Vec<Agg> = by
+        .into_iter()
+        .map(|((module, syscall), (count, procs, full))| Agg {
+            module,
+            syscall,
+            count,
+            processes: procs.len(),
+            reported_in_full: full,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| (&a.module, &a.syscall).cmp(&(&b.module, &b.syscall)))
+    });
+    (out, not_full)
+}
+
+#[derive(Debug, Serialize)]
+struct Limits {
+    full_reports: u32,
+    report_keys: u32,
+    stderr_blocks: usize,
+}
+
+/// The log's last line when something was left out of it or of stderr.
+#[derive(Debug, Serialize)]
+struct Summary {
+    /// Always `summary`.
+    event: &'static str,
+    time: String,
+    exit_status: i32,
+    violations: u64,
+    /// Violations whose full record is in the log (sent by the kernel).
+    reported_in_full: u64,
+    /// Repeats of a (process, syscall, module) already reported: counted.
+    repeats: u64,
+    /// First violations of a (process, syscall, module) not reported in
+    /// full: the cap of full reports was reached.
+    not_reported_in_full: u64,
+    /// ... not reported in full then: secimport was behind (a later repeat
+    /// was, if there was room).
+    not_reported_in_full_then: u64,
+    /// (process, syscall, module) triples counted but never reported in
+    /// full (log mode).
+    triples_not_reported_in_full: usize,
+    /// Violations whose (process, syscall, module) did not fit the kernel's
+    /// table.
+    report_keys_overflow: u64,
+    events_lost: u64,
+    limits: Limits,
+    /// Log mode: every violation counted by the kernel, by (module,
+    /// syscall), most frequent first (at most [`LOG_SUMMARY_ENTRIES`]).
+    by_module_syscall: Vec<Agg>,
+    #[serde(skip_serializing_if = "is_zero")]
+    by_module_syscall_omitted: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stderr_write_failures: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stderr_error: Option<String>,
+    /// Lines of this log that could not be written before this one.
+    #[serde(skip_serializing_if = "is_zero64")]
+    log_write_failures: u64,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn is_zero64(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Violations the kernel sent in full.
+fn full_reports(s: &Stats) -> u64 {
+    s.violations
+        .saturating_sub(s.violations_suppressed)
+        .saturating_sub(s.reports_capped)
+        .saturating_sub(s.reports_throttled)
+}
+
 pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let policy_path = args.policy.clone();
     if !policy_path.exists() {
@@ -62,18 +289,10 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         None => compiled.mode,
     };
 
+    // A log that cannot be opened does not stop the run: the violations
+    // are enforced and shown on stderr all the same.
     let log_path = args.log_file.clone().unwrap_or_else(default_log_file);
-    if let Some(dir) = log_path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the log directory {}", dir.display()))
-            .map_err(Failure::usage)?;
-    }
-    let mut log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("opening the violation log {}", log_path.display()))
-        .map_err(Failure::usage)?;
+    let mut log = Log::open(&log_path);
 
     let opts = sandbox::Options {
         mode: engine_mode(mode),
@@ -94,7 +313,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     )?;
 
     report::starting(&format!("running ({} mode)", mode.as_str()), &target);
-    eprintln!(
+    say!(
         "secimport: policy {} ({} entries) covers {} Python files ({} scanned under the import roots); violations are logged to {}",
         policy_path.display(),
         policy.spec.modules.len(),
@@ -102,96 +321,206 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         installed.files_scanned,
         log_path.display()
     );
+    if let Some(e) = log.open_error() {
+        say!(
+            "secimport: warning: cannot open the violation log {}: {e}; violations are enforced and \
+             shown here all the same",
+            log_path.display()
+        );
+    }
 
     let mut names = Names {
         namer: &namer,
         files: Default::default(),
     };
-    let mut count = 0usize;
-    // One full block per (process, first denying module); the rest of that
-    // pair's syscalls are listed once at the end (all are in the log).
-    let mut shown: BTreeMap<(u32, String), (String, Vec<String>)> = BTreeMap::new();
+    let mut count = 0u64;
+    let mut screen = Screen::default();
     let start = match args.pid {
         Some(pid) => Start::Attach(pid),
         None => Start::Launch(&target.argv),
     };
-    let outcome = supervise(
+    let outcome = supervise_with(
         &sandbox,
         start,
-        |ev| {
-            let Event::Violation(v) = ev else { return };
-            count += 1;
-            let rec = violations::record(v, &sandbox, &mut names, mode.as_str());
-            let key = (rec.pid, rec.denied_by.first().cloned().unwrap_or_default());
-            // Starting a program is always shown in full: it is the headline.
-            let is_exec = rec.syscall.starts_with("execve");
-            match shown.get_mut(&key) {
-                Some((_, more)) if !is_exec => more.push(rec.syscall.clone()),
-                Some(_) => eprint!("{}", violations::render(&rec, &compiled)),
-                None => {
-                    eprint!("{}", violations::render(&rec, &compiled));
-                    shown.insert(key, (rec.comm.clone(), Vec::new()));
+        false,
+        |ev| match ev {
+            Event::Violation(v) => {
+                count += 1;
+                let rec = violations::record(v, &sandbox, &mut names, mode.as_str());
+                if screen.show(&rec, mode == Mode::Stop) {
+                    report::say_str(&violations::render(&rec, &compiled));
+                }
+                log.append(&rec);
+                match mode {
+                    Mode::Kill => {
+                        // The kernel killed the offender at syscall entry and kills the
+                        // rest of the tree at their next syscall; processes blocked in
+                        // a syscall are killed here.
+                        launcher::kill_all(&sandbox.live_processes());
+                    }
+                    Mode::Stop => say!(
+                        "secimport: process {pid} is stopped at its {syscall} (after the syscall, or before it if \
+                         the stop interrupted it, as for a clone; for an exec: the new program is loaded but has \
+                         not run). Inspect it (grep State /proc/{pid}/status, cat /proc/{pid}/cmdline, py-spy dump \
+                         --pid {pid}), then resume it with `kill -CONT {pid}` (the {syscall} completes: if the \
+                         stop interrupted it, it is let through once) or end it with `kill -KILL {pid}`.",
+                        pid = rec.pid,
+                        syscall = rec.syscall
+                    ),
+                    Mode::Log => {}
                 }
             }
-            if let Err(e) = violations::append_jsonl(&mut log, &rec) {
-                eprintln!(
-                    "secimport: warning: cannot write {}: {e}",
-                    log_path.display()
+            Event::Resumed {
+                pid,
+                tid,
+                comm,
+                ts_ns,
+                nr,
+            } => {
+                let r = violations::resumed(*pid, *tid, comm, *ts_ns, *nr);
+                say!(
+                    "secimport: process {pid} (tid {tid}, {comm}) was continued: its {}, which the stop had \
+                     interrupted, was let through",
+                    r.syscall
                 );
+                log.append(&r);
             }
-            match mode {
-                Mode::Kill => {
-                    // The kernel killed the offender at syscall entry and kills the
-                    // rest of the tree at their next syscall; processes blocked in
-                    // a syscall are killed here.
-                    launcher::kill_all(&sandbox.live_processes());
-                }
-                Mode::Stop => eprintln!(
-                    "secimport: process {pid} is stopped before the syscall returns (for an exec: the new \
-                     program is loaded but has not run). Inspect it (cat /proc/{pid}/cmdline, py-spy dump --pid {pid}), \
-                     then resume with `kill -CONT {pid}` or end it with `kill -KILL {pid}`.",
-                    pid = rec.pid
-                ),
-                Mode::Log => {}
-            }
+            _ => {}
         },
-        report::progress,
+        |sandbox, live| report::progress_live(sandbox, live.len()),
     )?;
 
-    for ((pid, module), (comm, more)) in &shown {
-        if !more.is_empty() {
-            eprintln!(
-                "secimport: pid {pid} ({comm}) [{module}] also made {} more syscall(s) outside its policy: {}",
-                more.len(),
-                more.join(", ")
-            );
-        }
-    }
+    screen.summarize();
     let stats = sandbox.stats();
     let total = stats.violations;
-    eprintln!(
+    let mut status = format!(
         "secimport: program exited with status {}; {} syscalls checked, {} stacks walked, {} violations ({} repeats not shown), {} events lost",
         outcome.exit_status,
-        report::thousands(stats.syscalls),
-        report::thousands(stats.walks),
+        thousands(stats.syscalls),
+        thousands(stats.walks),
         total,
         stats.violations_suppressed,
         stats.events_lost
     );
+    if stats.resumed > 0 {
+        status += &format!(
+            "; {} stopped syscall(s) let through after SIGCONT",
+            stats.resumed
+        );
+    }
+    say!("{status}");
+    let capped =
+        stats.reports_capped > 0 || stats.reports_throttled > 0 || stats.report_keys_overflow > 0;
+    let (counts, not_full) = if mode == Mode::Log && (capped || screen.not_shown_total > 0) {
+        aggregate(&sandbox, &mut names)
+    } else {
+        (Vec::new(), 0)
+    };
+    if stats.reports_capped > 0 {
+        say!(
+            "secimport: {} violation(s) were counted but not reported in full: the cap of {} full reports per \
+             run was reached (the first violation of each syscall is always reported in full)",
+            thousands(stats.reports_capped),
+            thousands(limit::FULL_REPORTS as u64)
+        );
+    }
+    if stats.reports_throttled > 0 {
+        say!(
+            "secimport: {} violation(s) were not reported in full when they happened because secimport was \
+             behind (the kernel's event buffer was half full); a later repeat was, where there was room",
+            thousands(stats.reports_throttled)
+        );
+    }
+    if not_full > 0 {
+        say!(
+            "secimport: {} (process, syscall, module) triple(s) were counted but never reported in full",
+            thousands(not_full as u64)
+        );
+    }
+    if stats.report_keys_overflow > 0 {
+        say!(
+            "secimport: {} violation(s) came from more distinct (process, syscall, module) triples than the \
+             kernel's table of {} holds: counted, not remembered",
+            thousands(stats.report_keys_overflow),
+            thousands(limit::REPORT_KEYS as u64)
+        );
+    }
+    if !counts.is_empty() {
+        let items: Vec<String> = counts
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}: {} x{} ({} process(es))",
+                    a.module,
+                    a.syscall,
+                    thousands(a.count),
+                    a.processes
+                )
+            })
+            .collect();
+        say!(
+            "secimport: violations by module and syscall (kernel counts): {}",
+            truncated_list(&items, SUMMARY_LINES)
+        );
+    }
     if stats.events_lost > 0 {
-        eprintln!(
+        say!(
             "secimport: warning: events were lost; some violations may be missing from the report"
         );
     }
     report::missed_syscalls(&sandbox, "judged");
     if !outcome.killed_leftovers.is_empty() {
-        eprintln!(
+        say!(
             "secimport: killed {} process(es) of the tree that outlived the program",
             outcome.killed_leftovers.len()
         );
     }
     if total > 0 || count > 0 {
-        eprintln!("secimport: details in {}", log_path.display());
+        say!("secimport: details in {}", log_path.display());
+    }
+
+    // Whatever was left out is said once, at the end, in the log (it may be
+    // what nobody could read on stderr).
+    let stderr_failed = report::stderr_failures();
+    let log_failed_before = log.failed;
+    if capped || stats.events_lost > 0 || stderr_failed.is_some() || log.failed > 0 {
+        let omitted = counts.len().saturating_sub(LOG_SUMMARY_ENTRIES);
+        let mut by = counts;
+        by.truncate(LOG_SUMMARY_ENTRIES);
+        log.append(&Summary {
+            event: "summary",
+            time: violations::now(),
+            exit_status: outcome.exit_status,
+            violations: total,
+            reported_in_full: full_reports(&stats),
+            repeats: stats.violations_suppressed,
+            not_reported_in_full: stats.reports_capped,
+            not_reported_in_full_then: stats.reports_throttled,
+            triples_not_reported_in_full: not_full,
+            report_keys_overflow: stats.report_keys_overflow,
+            events_lost: stats.events_lost,
+            limits: Limits {
+                full_reports: limit::FULL_REPORTS,
+                report_keys: limit::REPORT_KEYS,
+                stderr_blocks: STDERR_BLOCKS_MAX,
+            },
+            by_module_syscall: by,
+            by_module_syscall_omitted: omitted,
+            stderr_write_failures: stderr_failed.as_ref().map(|f| f.0),
+            stderr_error: stderr_failed.map(|f| f.1),
+            log_write_failures: log_failed_before,
+        });
+    }
+    if log.failed > 0 {
+        say!(
+            "secimport: warning: {} of {} line(s) could not be written to the violation log {} ({})",
+            thousands(log.failed),
+            thousands(log.failed + log.written),
+            log.path().display(),
+            log.first_error().unwrap_or("unknown error")
+        );
+    }
+    if total > 0 || count > 0 {
         return Ok(EXIT_VIOLATION);
     }
     Ok(outcome.exit_status)
