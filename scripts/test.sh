@@ -19,6 +19,11 @@ trap 'rm -rf "$log"' EXIT
 echo "==> cargo test (workspace)" >&2
 cargo test --workspace --release 2>&1 | tee "$log/cargo.txt"
 
+# The workspace run fuzzes each parser for 2 s; a longer pass here (the two
+# targets run in parallel: about 20 s in all). Any panic fails the suite.
+echo "==> fuzzing the policy and trace parsers (20 s per target)" >&2
+SECIMPORT_FUZZ_SECONDS=20 cargo test --release -p secimport-policy --test fuzz 2>&1 | tee "$log/fuzz.txt"
+
 echo "==> Python package: wheel built, installed in a fresh venv, pytest there" >&2
 ./scripts/test-python.sh 2>&1 | tee "$log/pytest.txt"
 

@@ -47,7 +47,9 @@ pub struct BuildOptions {
 ///
 /// Syscall names a policy cannot hold (see [`unusable_syscalls`]) are left
 /// out, and so is a module whose name would read as a glob (a `*` in a name
-/// that is neither a pseudo-name nor a path).
+/// that is neither a pseudo-name nor a path); [`omissions`] lists them. Any
+/// other name, however long or strange, gets its entry: the policy written
+/// as YAML or JSON reads back as the same policy.
 pub fn build(trace: &Trace, opts: &BuildOptions) -> Policy {
     let modules: BTreeMap<&str, SyscallSet> = trace
         .modules
@@ -104,6 +106,152 @@ pub fn dropped_from_shared(trace: &Trace) -> Vec<(&'static str, Vec<String>)> {
     })
     .filter(|(_, names)| !names.is_empty())
     .collect()
+}
+
+/// Something in a trace that [`build`] leaves out of the policy, so that
+/// the caller can warn about it: nothing is dropped silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Omitted {
+    /// Syscall names a policy cannot hold (not in the table, or a number
+    /// beyond the bitmap), with where the trace had them: ``module `json` ``,
+    /// `the startup bucket`, ...
+    UnknownSyscalls { place: String, names: Vec<String> },
+    /// A traced module that gets no entry because its name would read as a
+    /// glob (a `*` in a name that is neither a pseudo-name nor a path); `run`
+    /// judges it by `spec.unknown`.
+    Module { name: String },
+    /// Syscalls whose stack could not be seen whole (`truncated`) or read
+    /// (`unreadable`): no entry can allow them; `run` judges them as made by
+    /// an unknown module.
+    Unattributed {
+        bucket: &'static str,
+        names: Vec<String>,
+    },
+}
+
+impl std::fmt::Display for Omitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Omitted::UnknownSyscalls { place, names } => write!(
+                f,
+                "left out {} syscall name(s) of {place} that are not x86-64 syscalls a policy can \
+                 hold: {}",
+                names.len(),
+                list(names)
+            ),
+            Omitted::Module { name } => write!(
+                f,
+                "left out module {}: its name has a `*`, so as a key of spec.modules it would be \
+                 a glob; `run` judges it by spec.unknown",
+                quoted(name)
+            ),
+            Omitted::Unattributed { bucket, names } => {
+                let why = match *bucket {
+                    "truncated" => "with stacks deeper than the walk limit",
+                    _ => "with frames or thread states that could not be read",
+                };
+                write!(
+                    f,
+                    "the trace saw {} {why} ({bucket}); no entry can allow them: `run` judges \
+                     them as made by an unknown module (spec.unknown)",
+                    list(names)
+                )
+            }
+        }
+    }
+}
+
+/// A name as it can be shown on one line of a message: quoted, escaped and,
+/// past 120 characters, cut (saying how long it is).
+pub fn quoted(name: &str) -> String {
+    const SHOWN: usize = 120;
+    let count = name.chars().count();
+    if count <= SHOWN {
+        return format!("{name:?}");
+    }
+    let cut: String = name.chars().take(SHOWN).collect();
+    format!("{cut:?}... ({count} characters)")
+}
+
+/// Names for a message, each [`quoted`] if it needs to be; past 20 names,
+/// how many more.
+fn list(names: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let more = names.len().saturating_sub(SHOWN);
+    let shown = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| {
+            let plain = !n.is_empty()
+                && n.len() <= 120
+                && n.chars()
+                    .all(|c| c.is_ascii_graphic() && c != '"' && c != ',');
+            if plain {
+                n.clone()
+            } else {
+                quoted(n)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    match more {
+        0 => shown,
+        n => format!("{shown} and {n} more"),
+    }
+}
+
+/// Everything in `trace` that [`build`] leaves out of the policy, besides
+/// the dangerous syscalls seen with no frame ([`dropped_from_shared`]):
+/// unknown syscall names by place, modules whose name cannot be a key, and
+/// the buckets no policy entry can allow. Empty for a trace `secimport trace`
+/// wrote of an ordinary program.
+pub fn omissions(trace: &Trace) -> Vec<Omitted> {
+    let unknown = |counts: &SyscallCounts| -> Vec<String> {
+        counts
+            .keys()
+            .filter(|n| Syscall::parse(n).is_none())
+            .cloned()
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (bucket, counts) in [
+        ("startup", &trace.buckets.startup),
+        ("frameless", &trace.buckets.frameless),
+        ("non_python", &trace.buckets.non_python),
+    ] {
+        let names = unknown(counts);
+        if !names.is_empty() {
+            out.push(Omitted::UnknownSyscalls {
+                place: format!("the {bucket} bucket"),
+                names,
+            });
+        }
+    }
+    for (name, module) in &trace.modules {
+        if exact(name).is_none() {
+            out.push(Omitted::Module { name: name.clone() });
+            continue;
+        }
+        let names = unknown(&module.syscalls);
+        if !names.is_empty() {
+            out.push(Omitted::UnknownSyscalls {
+                place: format!("module {}", quoted(name)),
+                names,
+            });
+        }
+    }
+    for (bucket, counts) in [
+        ("truncated", &trace.buckets.truncated),
+        ("unreadable", &trace.buckets.unreadable),
+    ] {
+        if !counts.is_empty() {
+            out.push(Omitted::Unattributed {
+                bucket,
+                names: counts.keys().cloned().collect(),
+            });
+        }
+    }
+    out
 }
 
 /// Syscall names in the buckets and modules `build` uses that a policy cannot

@@ -7,10 +7,15 @@
 //!   compilation into the bitmaps the kernel side uses.
 //! - [`build`]: trace -> policy.
 //! - [`classes`]: the fixed harmless and dangerous syscall classes.
+//! - [`files`]: bounded reading of input files, checked and atomic writes.
 
 pub mod build;
 pub mod classes;
+pub mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod naming;
 pub mod policy;
+mod show;
 pub mod syscalls;
 pub mod trace;

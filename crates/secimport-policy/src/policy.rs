@@ -28,8 +28,11 @@
 //! the bitmaps the kernel side needs.
 //!
 //! Parsing is strict: unknown fields, unknown syscall names, bad globs,
-//! duplicate module keys and a wrong `apiVersion` or `kind` are errors that
-//! name `file:line:column` and say how to fix them.
+//! duplicate keys (at any level, reported where the second one is) and a
+//! wrong `apiVersion` or `kind` are errors that name `file:line:column` and
+//! say how to fix them. A leading UTF-8 byte-order mark is ignored. Files are
+//! read only if they are regular files of at most 64 MiB
+//! ([`crate::files::MAX_INPUT_BYTES`]).
 
 mod compile;
 mod de;
@@ -45,6 +48,7 @@ use serde::{Deserialize, Serialize};
 
 pub use compile::{bitmap_contains, bitmap_of, Bitmap, Compiled};
 pub use de::Problem;
+pub(crate) use de::{duplicate_key, json_error};
 pub use pattern::{ModulePattern, PatternError};
 
 /// The `apiVersion` of every policy this version reads and writes.
@@ -341,10 +345,15 @@ impl fmt::Display for Format {
 /// message for the user: file, position, what is wrong and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    /// The message already includes `error`, so it is not also a `source()`
-    /// (printing the chain with `{:#}` would say it twice).
+    /// Missing, unreadable, not a regular file, larger than
+    /// [`crate::files::MAX_INPUT_BYTES`] or not UTF-8. The message already
+    /// includes `error`, so it is not also a `source()` (printing the chain
+    /// with `{:#}` would say it twice).
     #[error("cannot read policy {path}: {error}")]
-    Io { path: String, error: std::io::Error },
+    Io {
+        path: String,
+        error: crate::files::ReadError,
+    },
     #[error(
         "{path}: cannot tell the format of a policy from its name; policy files end in .yaml, \
          .yml or .json"
@@ -394,20 +403,24 @@ impl Policy {
         }
     }
 
-    /// Reads a policy file, YAML or JSON by its extension.
+    /// Reads a policy file, YAML or JSON by its extension. It must be a
+    /// regular file (or a symlink to one) of at most
+    /// [`crate::files::MAX_INPUT_BYTES`]: a FIFO, a device, a directory or a
+    /// larger file is refused before anything is read.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
         let display = path.display().to_string();
         let format = Format::from_path(path).ok_or_else(|| PolicyError::UnknownFormat {
             path: display.clone(),
         })?;
-        let text = std::fs::read_to_string(path).map_err(|error| PolicyError::Io {
+        let text = crate::files::read_text(path).map_err(|error| PolicyError::Io {
             path: display.clone(),
             error,
         })?;
         Policy::parse(&text, &display, format)
     }
 
-    /// Parses the text of a policy; `path` is only used in messages.
+    /// Parses the text of a policy; `path` is only used in messages. A
+    /// leading byte-order mark is ignored.
     pub fn parse(text: &str, path: &str, format: Format) -> Result<Policy, PolicyError> {
         de::parse(text, path, format)
     }

@@ -118,11 +118,13 @@ pub struct Counters {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("cannot read trace {path}: {source}")]
+    /// Missing, unreadable, not a regular file, larger than
+    /// [`crate::files::MAX_INPUT_BYTES`] or not UTF-8. The message includes
+    /// `error`, so it is not also a `source()`.
+    #[error("cannot read trace {path}: {error}")]
     Io {
         path: String,
-        #[source]
-        source: std::io::Error,
+        error: crate::files::ReadError,
     },
     #[error("{path}:{line}:{column}: not a valid trace file: {message}")]
     Parse {
@@ -131,10 +133,17 @@ pub enum TraceError {
         column: usize,
         message: String,
     },
-    #[error("{path}: this is a {found:?} file, not a secimport trace (format {TRACE_FORMAT:?})")]
+    /// `found`: the `format` field as written (a JSON string's contents, or
+    /// the JSON text of another value), empty when there is none.
+    #[error(
+        "{path}: this is a \"{}\" file, not a secimport trace (format {TRACE_FORMAT:?})",
+        crate::show::shown(found)
+    )]
     WrongFormat { path: String, found: String },
+    /// `found`: the `version` field exactly as written in the file (`3`,
+    /// `"2"`, `-1`, `18446744073709551616`), or `missing`.
     #[error("{path}: trace version {found} is not supported (this secimport reads version {TRACE_VERSION}); re-run `secimport trace`")]
-    WrongVersion { path: String, found: u32 },
+    WrongVersion { path: String, found: String },
 }
 
 impl Trace {
@@ -145,39 +154,83 @@ impl Trace {
         s
     }
 
+    /// Parses a trace; `path` is only used in messages. A leading byte-order
+    /// mark is ignored; a key that appears twice in one object is an error at
+    /// its second occurrence.
     pub fn from_json(text: &str, path: &str) -> Result<Trace, TraceError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if let Some((line, column, problem)) =
+            crate::policy::duplicate_key(text, crate::policy::Format::Json)
+        {
+            return Err(TraceError::Parse {
+                path: path.to_string(),
+                line,
+                column,
+                message: problem.to_string(),
+            });
+        }
         // Check the envelope first so a wrong file gets a useful message
         // rather than a complaint about its first unknown field.
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
-            let format = v.get("format").and_then(|f| f.as_str()).unwrap_or("");
+            let format = match v.get("format") {
+                None => String::new(),
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+            };
             if format != TRACE_FORMAT {
                 return Err(TraceError::WrongFormat {
                     path: path.to_string(),
-                    found: format.to_string(),
+                    found: format,
                 });
             }
-            let version = v.get("version").and_then(|f| f.as_u64()).unwrap_or(0) as u32;
-            if version != TRACE_VERSION {
+            let version = v.get("version").and_then(serde_json::Value::as_u64);
+            if version != Some(u64::from(TRACE_VERSION)) {
                 return Err(TraceError::WrongVersion {
                     path: path.to_string(),
-                    found: version,
+                    found: version_as_written(text),
                 });
             }
         }
-        serde_json::from_str(text).map_err(|e| TraceError::Parse {
-            path: path.to_string(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
+        serde_json::from_str(text).map_err(|e| {
+            let (line, column, message) = crate::policy::json_error(&e, text);
+            TraceError::Parse {
+                path: path.to_string(),
+                line,
+                column,
+                message: crate::show::message(&message),
+            }
         })
     }
 
+    /// Reads a trace file: a regular file of at most
+    /// [`crate::files::MAX_INPUT_BYTES`] (anything else is refused at once).
     pub fn load(path: &Path) -> Result<Trace, TraceError> {
         let display = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| TraceError::Io {
+        let text = crate::files::read_text(path).map_err(|error| TraceError::Io {
             path: display.clone(),
-            source,
+            error,
         })?;
         Trace::from_json(&text, &display)
+    }
+}
+
+/// The `version` of a trace object exactly as the file spells it (a huge
+/// number is not rounded, a string keeps its quotes), or `missing`.
+fn version_as_written(text: &str) -> String {
+    use serde_json::value::RawValue;
+    #[derive(Deserialize)]
+    struct Version<'a> {
+        // `null` too is a value as written, not a missing field.
+        #[serde(borrow, default, deserialize_with = "present")]
+        version: Option<&'a RawValue>,
+    }
+    fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+        <&RawValue>::deserialize(d).map(Some)
+    }
+    match serde_json::from_str::<Version>(text) {
+        // One line, cut when long, whatever the file holds.
+        Ok(Version { version: Some(raw) }) => crate::show::shown(raw.get()),
+        Ok(Version { version: None }) => "missing".to_string(),
+        Err(_) => "unreadable".to_string(),
     }
 }

@@ -375,6 +375,31 @@ fn bad_policies() -> Vec<(&'static str, Format, String)> {
             yaml("  base: []\n  base: [read]\n"),
         ),
         (
+            "duplicate mode after other keys",
+            Format::Yaml,
+            yaml("  mode: log\n  base: []\n  unknown: allow\n  mode: kill\n"),
+        ),
+        (
+            "duplicate spec",
+            Format::Yaml,
+            yaml("  base: []\nspec:\n  base: [read]\n"),
+        ),
+        (
+            "duplicate field in metadata, flow style",
+            Format::Yaml,
+            "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata: {name: a, description: x, name: b}\nspec: {base: []}\n".to_string(),
+        ),
+        (
+            "duplicate apiVersion",
+            Format::Yaml,
+            "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\napiVersion: secimport.dev/v1\nmetadata: {name: a}\nspec: {base: []}\n".to_string(),
+        ),
+        (
+            "JSON: duplicate field",
+            Format::Json,
+            json("    \"mode\": \"log\",\n    \"base\": [],\n    \"mode\": \"kill\""),
+        ),
+        (
             "wrong apiVersion",
             Format::Yaml,
             "apiVersion: secimport.dev/v2\nkind: SandboxPolicy\nmetadata: {name: app}\nspec: {base: []}\n".to_string(),
@@ -553,6 +578,76 @@ fn duplicate_module_keys_are_refused_in_both_formats() {
             "{name}: {err:?}"
         );
     }
+}
+
+/// A repeated key is reported where it appears the second time, at any
+/// level, in both formats (serde would say where its mapping starts).
+#[test]
+fn duplicate_keys_are_reported_where_they_repeat() {
+    for (name, position, key, place) in [
+        ("duplicate field", (7, 3), "base", "spec"),
+        ("duplicate mode after other keys", (9, 3), "mode", "spec"),
+        ("duplicate spec", (7, 1), "spec", "the document"),
+        (
+            "duplicate field in metadata, flow style",
+            (3, 37),
+            "name",
+            "metadata",
+        ),
+        ("duplicate apiVersion", (3, 1), "apiVersion", "the document"),
+        ("JSON: duplicate field", (8, 5), "mode", "spec"),
+    ] {
+        let (format, text) = case(name);
+        let err = error(format, &text);
+        assert_eq!(err.position(), Some(position), "{name}: {err}");
+        match &err {
+            PolicyError::Invalid {
+                problem: Problem::DuplicateKey { key: k, place: p },
+                ..
+            } => assert_eq!((k.as_str(), p.as_str()), (key, place), "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    // Nested deeper, and in generatedFrom.
+    let text = "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata:\n  name: a\n  generatedFrom:\n    interpreter: /usr/bin/python3\n    command: [python3]\n    interpreter: /bin/sh\nspec: {base: []}\n";
+    let err = parse_yaml(text).unwrap_err();
+    assert_eq!(err.position(), Some((8, 5)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("`interpreter` appears twice in metadata.generatedFrom"),
+        "{err}"
+    );
+}
+
+/// A UTF-8 byte-order mark at the start is not part of the document.
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let yaml = format!("\u{feff}{EXAMPLE_YAML}");
+    assert_eq!(
+        parse_yaml(&yaml).unwrap(),
+        parse_yaml(EXAMPLE_YAML).unwrap()
+    );
+    let json = format!("\u{feff}{EXAMPLE_JSON}");
+    assert_eq!(
+        parse_json(&json).unwrap(),
+        parse_json(EXAMPLE_JSON).unwrap()
+    );
+    // Positions are those the user's editor shows (it hides the mark).
+    let err = parse_yaml("\u{feff}apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nmetadata: {name: a}\nspec: {base: [bogus]}\n").unwrap_err();
+    assert_eq!(err.position(), Some((4, 15)), "{err}");
+    // Only at the start, and only one.
+    assert!(parse_yaml("\u{feff}\u{feff}apiVersion: secimport.dev/v1\n").is_err());
+    let dir = scratch_dir("bom");
+    let path = dir.join("p.yaml");
+    std::fs::write(&path, &yaml).unwrap();
+    Policy::load(&path).unwrap();
+    assert!(matches!(
+        parse_yaml("\u{feff}").unwrap_err(),
+        PolicyError::Invalid {
+            problem: Problem::Empty,
+            ..
+        }
+    ));
 }
 
 #[test]

@@ -203,7 +203,7 @@ fn wrong_version_is_named() {
     match &err {
         TraceError::WrongVersion { path, found } => {
             assert_eq!(path, "t.json");
-            assert_eq!(*found, TRACE_VERSION + 1);
+            assert_eq!(found, "3");
         }
         other => panic!("expected WrongVersion, got {other:?}"),
     }
@@ -214,12 +214,48 @@ fn wrong_version_is_named() {
     );
     assert!(message.contains("re-run `secimport trace`"), "{message}");
 
-    let text = with(|v| v["version"] = "1".into());
+    // Whatever the value, the message shows it as the file spells it.
+    for (raw, shown) in [
+        (r#""1""#, r#""1""#),
+        (r#""2""#, r#""2""#),
+        ("-1", "-1"),
+        ("2.0", "2.0"),
+        ("18446744073709551616", "18446744073709551616"),
+        ("4294967298", "4294967298"),
+        ("null", "null"),
+        ("[2]", "[2]"),
+        (r#"{"v": 2}"#, r#"{"v": 2}"#),
+    ] {
+        let text = with(|v| v["version"] = serde_json::Value::Null)
+            .replace("\"version\": null", &format!("\"version\": {raw}"));
+        assert!(text.contains(raw), "{text}");
+        let err = Trace::from_json(&text, "t.json").unwrap_err();
+        match &err {
+            TraceError::WrongVersion { found, .. } => assert_eq!(found, shown, "{raw}"),
+            other => panic!("{raw}: expected WrongVersion, got {other:?}"),
+        }
+        assert!(
+            err.to_string()
+                .starts_with(&format!("t.json: trace version {shown} is not supported")),
+            "{err}"
+        );
+    }
+    let text = with(|v| {
+        v.as_object_mut().unwrap().remove("version");
+    });
     let err = Trace::from_json(&text, "t.json").unwrap_err();
     assert!(
-        matches!(err, TraceError::WrongVersion { found: 0, .. }),
-        "{err:?}"
+        err.to_string()
+            .starts_with("t.json: trace version missing is not supported"),
+        "{err}"
     );
+    // A very long value is cut.
+    let long = format!("\"{}\"", "9".repeat(10_000));
+    let text = with(|v| v["version"] = serde_json::Value::Null)
+        .replace("\"version\": null", &format!("\"version\": {long}"));
+    let err = Trace::from_json(&text, "t.json").unwrap_err();
+    assert!(err.to_string().len() < 300, "{err}");
+    assert!(err.to_string().contains("... (10002 characters)"), "{err}");
 }
 
 /// A version 1 trace (one `frameless` bucket for start-up and later, no
@@ -233,7 +269,7 @@ fn version_1_traces_are_refused_with_the_re_run_message() {
     });
     let err = Trace::from_json(&text, "old.json").unwrap_err();
     assert!(
-        matches!(&err, TraceError::WrongVersion { found: 1, path } if path == "old.json"),
+        matches!(&err, TraceError::WrongVersion { found, path } if path == "old.json" && found == "1"),
         "{err:?}"
     );
     assert_eq!(
@@ -248,7 +284,7 @@ fn version_1_traces_are_refused_with_the_re_run_message() {
     std::fs::write(&path, &text).unwrap();
     let err = Trace::load(&path).unwrap_err();
     assert!(
-        matches!(err, TraceError::WrongVersion { found: 1, .. }),
+        matches!(&err, TraceError::WrongVersion { found, .. } if found == "1"),
         "{err:?}"
     );
     assert!(
@@ -347,4 +383,42 @@ fn load_reports_a_missing_file() {
             .starts_with("cannot read trace /nonexistent/secimport/trace.json: "),
         "{err}"
     );
+}
+
+/// A byte-order mark is ignored; a key repeated in one object is an error
+/// where it repeats (serde_json would keep the last one silently).
+#[test]
+fn bom_accepted_and_duplicate_keys_refused() {
+    let text = sample().to_json();
+    assert_eq!(
+        Trace::from_json(&format!("\u{feff}{text}"), "t.json").unwrap(),
+        sample()
+    );
+    let doubled = text.replacen(
+        "\"modules\": {",
+        "\"modules\": {\n    \"__main__\": {\"files\": [], \"syscalls\": {}},",
+        1,
+    );
+    let err = Trace::from_json(&doubled, "t.json").unwrap_err();
+    let TraceError::Parse {
+        line,
+        column,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(
+        message,
+        "`__main__` appears twice in modules; a key may appear only once (remove one of them)"
+    );
+    let second = doubled
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with("\"__main__\": {"))
+        .nth(1)
+        .map(|(i, l)| (i + 1, l.find('"').unwrap() + 1))
+        .unwrap();
+    assert_eq!((*line, *column), second, "{err}");
 }

@@ -613,7 +613,7 @@ fn flood(seconds: u64, every: Duration) -> Vec<Sample> {
         }
         // While the program floods: it prints its line when done, and then secimport reads the
         // kernel's counts for the summary (bounded too, but not the flood's steady state).
-        let flooding = std::fs::metadata(&stdout).map_or(false, |m| m.len() == 0);
+        let flooding = std::fs::metadata(&stdout).is_ok_and(|m| m.len() == 0);
         if let Some(rss) = rss_kib(pid).filter(|_| flooding) {
             samples.push(Sample {
                 at: started.elapsed(),

@@ -13,6 +13,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use crate::show::shown;
 use crate::syscalls::BITMAP_BITS;
 
 use super::{
@@ -42,6 +43,9 @@ pub enum Problem {
     BadModuleKey { key: String, error: PatternError },
     /// A key of `spec.modules` appears twice.
     DuplicateModuleKey { key: String },
+    /// Any other key appears twice in one mapping; `place` names the mapping
+    /// (`spec`, `metadata`, `the document` for the top level).
+    DuplicateKey { key: String, place: String },
     /// A dangerous syscall in a set that applies whatever the module
     /// (`spec.base`, `spec.startup`, `spec.frameless`).
     DangerousShared { name: String, place: String },
@@ -65,18 +69,20 @@ impl fmt::Display for Problem {
             ),
             Problem::WrongApiVersion { found } => write!(
                 f,
-                "unsupported apiVersion `{found}`: this secimport reads `apiVersion: \
-                 {API_VERSION}`"
+                "unsupported apiVersion `{}`: this secimport reads `apiVersion: {API_VERSION}`",
+                shown(found)
             ),
-            Problem::WrongKind { found } => {
-                write!(f, "kind `{found}` is not a policy; expected `kind: {KIND}`")
-            }
+            Problem::WrongKind { found } => write!(
+                f,
+                "kind `{}` is not a policy; expected `kind: {KIND}`",
+                shown(found)
+            ),
             Problem::UnknownSyscall {
                 name,
                 place,
                 suggestion,
             } => {
-                write!(f, "unknown syscall `{name}` in {place}; ")?;
+                write!(f, "unknown syscall `{}` in {place}; ", shown(name))?;
                 let number = name
                     .strip_prefix("syscall_")
                     .and_then(|n| n.parse::<u64>().ok());
@@ -94,19 +100,29 @@ impl fmt::Display for Problem {
                     ),
                 }
             }
-            Problem::BadModuleKey { key, error } => {
-                write!(f, "invalid module key `{key}` in spec.modules: {error}")
-            }
+            Problem::BadModuleKey { key, error } => write!(
+                f,
+                "invalid module key `{}` in spec.modules: {error}",
+                shown(key)
+            ),
             Problem::DangerousShared { name, place } => write!(
                 f,
-                "`{name}` cannot be in {place}: it is a dangerous syscall (exec, process \
+                "`{}` cannot be in {place}: it is a dangerous syscall (exec, process \
                  creation, networking, other processes, file-system changes), which is only ever \
-                 allowed to the modules that need it; list it under those modules in spec.modules"
+                 allowed to the modules that need it; list it under those modules in spec.modules",
+                shown(name)
             ),
             Problem::DuplicateModuleKey { key } => write!(
                 f,
-                "module key `{key}` appears twice in spec.modules; merge the two lists into one \
-                 entry"
+                "module key `{}` appears twice in spec.modules; merge the two lists into one \
+                 entry",
+                shown(key)
+            ),
+            Problem::DuplicateKey { key, place } => write!(
+                f,
+                "`{}` appears twice in {}; a key may appear only once (remove one of them)",
+                shown(key),
+                shown(place)
             ),
         }
     }
@@ -149,8 +165,19 @@ pub(super) fn parse(text: &str, path: &str, format: Format) -> Result<Policy, Po
         column: 1,
         problem,
     };
+    // A byte-order mark is not part of the document (editors write one).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
         return Err(invalid_at_start(Problem::Empty));
+    }
+    // serde reports a repeated field where its mapping starts; find it first.
+    if let Some((line, column, problem)) = duplicate_key(text, format) {
+        return Err(PolicyError::Invalid {
+            path: path.to_string(),
+            line,
+            column,
+            problem,
+        });
     }
     let envelope: Envelope = deserialize(text, path, format)?;
     if envelope.api_version.is_none() {
@@ -171,7 +198,7 @@ fn deserialize<T: de::DeserializeOwned>(
 ) -> Result<T, PolicyError> {
     take_problem();
     let result = match format {
-        Format::Yaml => serde_yaml::from_str(text).map_err(|e| yaml_error(&e)),
+        Format::Yaml => serde_yaml::from_str(text).map_err(|e| yaml_error(&e, text)),
         Format::Json => serde_json::from_str(text).map_err(|e| json_error(&e, text)),
     };
     let problem = take_problem();
@@ -186,14 +213,25 @@ fn deserialize<T: de::DeserializeOwned>(
             path: path.to_string(),
             line,
             column,
-            message,
+            message: crate::show::message(&message),
         },
     })
 }
 
 /// `(line, column, message without its position)`.
-fn yaml_error(e: &serde_yaml::Error) -> (usize, usize, String) {
+fn yaml_error(e: &serde_yaml::Error, text: &str) -> (usize, usize, String) {
     let mut message = e.to_string();
+    // Errors of the reader (a control character, say) give a byte offset,
+    // and a location of 1:1.
+    let reader_error = message.rfind(" at position ").and_then(|at| {
+        let digits = &message[at + " at position ".len()..];
+        digits.parse::<usize>().ok().map(|offset| (at, offset))
+    });
+    if let Some((start, offset)) = reader_error {
+        message.truncate(start);
+        let (line, column) = line_column(text, offset);
+        return (line, column, message);
+    }
     let Some(location) = e.location() else {
         return (1, 1, message);
     };
@@ -208,7 +246,7 @@ fn yaml_error(e: &serde_yaml::Error) -> (usize, usize, String) {
 /// `(line, column, message without its position)`, the column counted in
 /// characters and, when the error came right after a string (a key or a
 /// value), pointing at that string's opening quote rather than past its end.
-fn json_error(e: &serde_json::Error, text: &str) -> (usize, usize, String) {
+pub(crate) fn json_error(e: &serde_json::Error, text: &str) -> (usize, usize, String) {
     let mut message = e.to_string();
     let (line, column) = (e.line(), e.column());
     if line == 0 {
@@ -229,6 +267,16 @@ fn json_error(e: &serde_json::Error, text: &str) -> (usize, usize, String) {
     };
     let at = floor_char_boundary(line_text, at);
     (line, line_text[..at].chars().count() + 1, message)
+}
+
+/// `(line, column)` of byte `offset` in `text`, both from 1, the column in
+/// characters.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let at = floor_char_boundary(text, offset.min(text.len()));
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[start..].chars().count() + 1)
 }
 
 /// Byte offset of the start of 1-based `line`.
@@ -264,6 +312,249 @@ fn floor_char_boundary(s: &str, mut at: usize) -> usize {
         at -= 1;
     }
     at
+}
+
+// Duplicate keys.
+
+/// The first key that appears twice in one mapping, anywhere in `text`, at
+/// the position of its second occurrence. Other errors are left to the real
+/// parse (which meets them at the same place).
+pub(crate) fn duplicate_key(text: &str, format: Format) -> Option<(usize, usize, Problem)> {
+    take_problem();
+    let seed = Unique { path: None };
+    let result = match format {
+        Format::Yaml => serde_yaml::Deserializer::from_str(text)
+            .next()
+            .map_or(Ok(None), |d| seed.deserialize(d))
+            .map_err(|e| yaml_error(&e, text)),
+        Format::Json => {
+            let mut d = serde_json::Deserializer::from_str(text);
+            seed.deserialize(&mut d).map_err(|e| json_error(&e, text))
+        }
+    };
+    let problem = take_problem();
+    match (result, problem) {
+        (
+            Err((line, column, _)),
+            Some(problem @ (Problem::DuplicateKey { .. } | Problem::DuplicateModuleKey { .. })),
+        ) => Some((line, column, problem)),
+        _ => None,
+    }
+}
+
+/// Walks any value, refusing a key seen before in the same mapping; the
+/// value is the text of a scalar (to compare keys), `None` for the rest.
+/// `path` is the dotted path of the value (`None` at the top level).
+#[derive(Clone, Copy)]
+struct Unique<'a> {
+    path: Option<&'a str>,
+}
+
+/// A scalar as a key: its kind (so that `1` and `"1"` differ) and its text.
+type KeyText = Option<(char, String)>;
+
+impl<'de> DeserializeSeed<'de> for Unique<'_> {
+    type Value = KeyText;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyText, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Unique<'_> {
+    type Value = KeyText;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<KeyText, E> {
+        Ok(Some(('b', v.to_string())))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyText, E> {
+        Ok(Some(('n', v.to_string())))
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<KeyText, E> {
+        Ok(Some(('n', v.to_string())))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyText, E> {
+        Ok(Some(('n', v.to_string())))
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<KeyText, E> {
+        Ok(Some(('n', v.to_string())))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<KeyText, E> {
+        Ok(Some(('f', v.to_string())))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyText, E> {
+        Ok(Some(('s', v.to_string())))
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<KeyText, E> {
+        Ok(Some(('s', String::from_utf8_lossy(v).into_owned())))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<KeyText, E> {
+        Ok(Some(('u', "null".to_string())))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<KeyText, E> {
+        self.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<KeyText, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<KeyText, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<KeyText, A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeyText, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key_seed(UniqueKey {
+            value: self,
+            seen: &mut seen,
+        })? {
+            let child = match (self.path, key) {
+                (None, Some((_, key))) => key,
+                (Some(path), Some((_, key))) => format!("{path}.{key}"),
+                (path, None) => format!("{}.?", path.unwrap_or("")),
+            };
+            map.next_value_seed(Unique { path: Some(&child) })?;
+        }
+        Ok(None)
+    }
+
+    /// A YAML value with a tag (`!tag value`).
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<KeyText, A::Error> {
+        use de::VariantAccess;
+        let (_, variant) = data.variant_seed(std::marker::PhantomData::<de::IgnoredAny>)?;
+        variant.newtype_variant_seed(self).map(|_| None)
+    }
+}
+
+/// A key of a mapping: refused, while its position is known, if `seen`
+/// already holds it.
+struct UniqueKey<'a, 's> {
+    value: Unique<'a>,
+    seen: &'s mut std::collections::HashSet<(char, String)>,
+}
+
+impl UniqueKey<'_, '_> {
+    fn check<E: de::Error>(self, key: KeyText) -> Result<KeyText, E> {
+        let Some(key) = key else { return Ok(None) };
+        if self.seen.insert(key.clone()) {
+            return Ok(Some(key));
+        }
+        Err(raise(match self.value.path {
+            Some("spec.modules") => Problem::DuplicateModuleKey { key: key.1 },
+            Some(place) => Problem::DuplicateKey {
+                key: key.1,
+                place: place.to_string(),
+            },
+            None => Problem::DuplicateKey {
+                key: key.1,
+                place: "the document".to_string(),
+            },
+        }))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for UniqueKey<'_, '_> {
+    type Value = KeyText;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyText, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueKey<'_, '_> {
+    type Value = KeyText;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<KeyText, E> {
+        let key = self.value.visit_bool(v)?;
+        self.check(key)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyText, E> {
+        let key = self.value.visit_i64(v)?;
+        self.check(key)
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<KeyText, E> {
+        let key = self.value.visit_i128(v)?;
+        self.check(key)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyText, E> {
+        let key = self.value.visit_u64(v)?;
+        self.check(key)
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<KeyText, E> {
+        let key = self.value.visit_u128(v)?;
+        self.check(key)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<KeyText, E> {
+        let key = self.value.visit_f64(v)?;
+        self.check(key)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyText, E> {
+        let key = self.value.visit_str(v)?;
+        self.check(key)
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<KeyText, E> {
+        let key = self.value.visit_bytes(v)?;
+        self.check(key)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<KeyText, E> {
+        let key = self.value.visit_unit()?;
+        self.check(key)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<KeyText, E> {
+        self.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<KeyText, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<KeyText, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<KeyText, A::Error> {
+        self.value.visit_seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KeyText, A::Error> {
+        self.value.visit_map(map)
+    }
+
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<KeyText, A::Error> {
+        self.value.visit_enum(data)
+    }
 }
 
 // The checking deserializers.
@@ -517,6 +808,30 @@ mod tests {
         assert_eq!(line_offset(text, 3), 5);
         assert_eq!(line_offset(text, 4), 6);
         assert_eq!(line_offset(text, 9), text.len());
+    }
+
+    #[test]
+    fn line_columns() {
+        let text = "ab\ncé\u{7f}\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 3), (2, 1));
+        assert_eq!(line_column(text, 6), (2, 3));
+        assert_eq!(line_column(text, 5), (2, 2));
+        assert_eq!(line_column(text, 999), (3, 1));
+    }
+
+    /// A character the YAML reader refuses is reported where it is, not at
+    /// 1:1 with a byte offset.
+    #[test]
+    fn reader_errors_have_a_position() {
+        let text =
+            "apiVersion: secimport.dev/v1\nkind: SandboxPolicy\nspec:\n  base: [re\u{7}ad]\n";
+        let err = parse(text, "p.yaml", Format::Yaml).unwrap_err();
+        assert_eq!(err.position(), Some((4, 12)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "p.yaml:4:12: control characters are not allowed"
+        );
     }
 
     #[test]

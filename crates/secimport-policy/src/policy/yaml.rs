@@ -3,8 +3,13 @@
 //! flow lists (`[openat, read]`) keep one module's rule on one or two lines.
 //!
 //! Scalars are written plain only when they are unmistakably strings;
-//! anything else is double-quoted with JSON escapes, which YAML reads alike.
-//! Tests check that serde_yaml reads back exactly what was written.
+//! anything else is double-quoted, with every character YAML would not keep
+//! as it is escaped: control characters (C0, DEL, C1), the characters YAML
+//! reads as line breaks (U+0085, U+2028, U+2029), the byte-order mark and
+//! the non-characters U+FFFE/U+FFFF. A key longer than YAML's 1,024-character
+//! limit for implicit keys is written as an explicit key (`? "..."` then
+//! `: [...]`). Tests (and a property test over arbitrary strings) check that
+//! serde_yaml reads back exactly what was written.
 
 use std::fmt::Write;
 
@@ -12,6 +17,10 @@ use super::{Policy, API_VERSION, KIND};
 
 /// Flow lists are wrapped before this column.
 const WIDTH: usize = 100;
+
+/// Longer keys (in bytes, as written) are written as explicit keys: YAML
+/// reads an implicit key of at most 1,024 characters.
+const MAX_IMPLICIT_KEY: usize = 1000;
 
 pub(super) fn to_yaml(policy: &Policy) -> String {
     let mut out = String::new();
@@ -80,12 +89,13 @@ pub(super) fn to_yaml(policy: &Policy) -> String {
     } else {
         out.push_str("  modules:\n");
         for (key, syscalls) in &spec.modules {
-            flow_entry(
-                &mut out,
-                4,
-                &scalar(key.as_str()),
-                syscalls.iter().map(|s| s.name()),
-            );
+            let key = scalar(key.as_str());
+            if key.len() > MAX_IMPLICIT_KEY {
+                let _ = writeln!(out, "    ? {key}");
+                flow_list(&mut out, 4, "    : [", syscalls.iter().map(|s| s.name()));
+            } else {
+                flow_entry(&mut out, 4, &key, syscalls.iter().map(|s| s.name()));
+            }
         }
     }
     out
@@ -99,7 +109,18 @@ fn flow_entry<'a>(
     key: &str,
     items: impl Iterator<Item = &'a str>,
 ) {
-    let mut line = format!("{:indent$}{key}: [", "");
+    flow_list(out, indent, &format!("{:indent$}{key}: [", ""), items);
+}
+
+/// `head` (a line up to and including the `[`), then the flow list, wrapped
+/// like [`flow_entry`].
+fn flow_list<'a>(
+    out: &mut String,
+    indent: usize,
+    head: &str,
+    items: impl Iterator<Item = &'a str>,
+) {
+    let mut line = head.to_string();
     let mut first = true;
     for item in items {
         let item = scalar(item);
@@ -130,8 +151,41 @@ fn scalar(text: &str) -> String {
     if is_plain_safe(text) {
         text.to_string()
     } else {
-        serde_json::to_string(text).expect("a string always serializes")
+        double_quoted(text)
     }
+}
+
+/// `text` in double quotes, escaped as YAML reads it back.
+fn double_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c if needs_escape(c) => {
+                let _ = match u32::from(c) {
+                    n @ 0..=0xFFFF => write!(out, "\\u{n:04X}"),
+                    n => write!(out, "\\U{n:08X}"),
+                };
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Characters a YAML reader refuses in a document (C0 and C1 controls, DEL,
+/// U+FFFE, U+FFFF), reads as line breaks (U+0085, U+2028, U+2029: inside
+/// quotes they would be folded) or may drop (the byte-order mark U+FEFF).
+fn needs_escape(c: char) -> bool {
+    matches!(c, '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}')
+        || matches!(c, '\u{feff}' | '\u{fffe}' | '\u{ffff}')
 }
 
 /// Plain scalars we write: an identifier-like start, then identifier
@@ -187,9 +241,48 @@ mod tests {
             ("say \"hi\"\n", r#""say \"hi\"\n""#),
             ("modèle", r#""modèle""#),
             ("-x", r#""-x""#),
+            // What YAML refuses, folds or drops is escaped.
+            ("a\u{7f}b", r#""a\u007Fb""#),
+            ("\u{85}", r#""\u0085""#),
+            ("\u{2028}\u{2029}", r#""\u2028\u2029""#),
+            ("\u{fffe}\u{ffff}", r#""\uFFFE\uFFFF""#),
+            ("\u{feff}x", r#""\uFEFFx""#),
+            ("\u{9f}\u{1}\u{1b}", r#""\u009F\u0001\u001B""#),
+            ("nul\0", r#""nul\0""#),
+            ("back\\slash\r", r#""back\\slash\r""#),
+            ("😀 \u{10ffff}", "\"😀 \u{10ffff}\""),
         ] {
             assert_eq!(scalar(text), quoted, "{text:?}");
         }
+    }
+
+    /// Past YAML's limit for implicit keys, a key is written as an explicit
+    /// one; the limit counts the key as written (escapes included).
+    #[test]
+    fn long_keys_are_explicit() {
+        let mut policy = Policy::new("p");
+        let set: super::super::SyscallSet = ["openat"]
+            .iter()
+            .map(|n| super::super::Syscall::parse(n).unwrap())
+            .collect();
+        let short = "k".repeat(MAX_IMPLICIT_KEY);
+        let long = "k".repeat(MAX_IMPLICIT_KEY + 1);
+        let escaped = "\u{85}".repeat(200);
+        for key in [&short, &long, &escaped] {
+            policy.spec.modules.insert(
+                super::super::ModulePattern::parse(key).unwrap(),
+                set.clone(),
+            );
+        }
+        let yaml = to_yaml(&policy);
+        assert!(yaml.contains(&format!("\n    {short}: [openat]\n")));
+        assert!(yaml.contains(&format!("\n    ? {long}\n    : [openat]\n")));
+        assert!(yaml.contains(&format!(
+            "\n    ? \"{}\"\n    : [openat]\n",
+            "\\u0085".repeat(200)
+        )));
+        let back = Policy::parse(&yaml, "p.yaml", super::super::Format::Yaml).unwrap();
+        assert_eq!(back, policy);
     }
 
     #[test]

@@ -16,6 +16,13 @@ use crate::supervise::{supervise, Outcome, Start};
 use crate::target::{self, Target};
 
 pub fn run(args: TraceArgs) -> Result<i32, Failure> {
+    // The trace is written after the program ran: make sure it can be before
+    // running anything (a directory, a FIFO, a missing or read-only directory).
+    secimport_policy::files::check_output(&args.output).map_err(|e| {
+        Failure::usage(anyhow::anyhow!(
+            "{e}; pass -o FILE to write the trace elsewhere (nothing was run)"
+        ))
+    })?;
     let opts = sandbox::Options {
         mode: sandbox::Mode::Trace,
         walk_limit: args.target.walk_limit,
@@ -32,7 +39,9 @@ pub fn run(args: TraceArgs) -> Result<i32, Failure> {
     )?;
     let trace = assemble(&sandbox, &target, &outcome, args.target.walk_limit);
 
-    std::fs::write(&args.output, trace.to_json())
+    // Atomically: a crash or a full disk leaves the previous trace, not half of one.
+    let json = trace.to_json();
+    secimport_policy::files::write_atomically(&[(args.output.as_path(), json.as_bytes())])
         .with_context(|| format!("writing the trace to {}", args.output.display()))
         .map_err(Failure::runtime)?;
     report::trace_summary(&trace, &outcome, &args.output);
