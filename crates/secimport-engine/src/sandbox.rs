@@ -685,6 +685,17 @@ impl Sandbox {
         std::mem::take(&mut *self.pending.borrow_mut())
     }
 
+    /// The next batch of events already in the ring buffer, without waiting
+    /// for a wake-up (which the kernel may defer): empty once it is drained.
+    /// Called in a loop at the end, so that nothing submitted before the
+    /// tree died is left unread.
+    pub fn drain(&self) -> Vec<Event> {
+        if let Some(ring) = &self.ring {
+            let _ = ring.consume();
+        }
+        std::mem::take(&mut *self.pending.borrow_mut())
+    }
+
     /// Pids of the processes still followed.
     pub fn live_processes(&self) -> Vec<u32> {
         self.skel

@@ -64,7 +64,8 @@ pub fn prepare_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Opens `path` for appending (creating it 0600), never through a symlink,
-/// and only if it is a regular file owned by us or root.
+/// and only if it is a regular file or a character device (`/dev/null`,
+/// `/dev/full`) owned by us or root.
 pub fn open_append(path: &Path) -> io::Result<File> {
     if let Some(dir) = path.parent() {
         prepare_dir(dir)?;
@@ -86,7 +87,9 @@ pub fn open_append(path: &Path) -> io::Result<File> {
             }
         })?;
     let meta = file.metadata()?;
-    if !meta.is_file() || !trusted_owner(meta.uid()) {
+    use std::os::unix::fs::FileTypeExt;
+    let kind_ok = meta.is_file() || meta.file_type().is_char_device();
+    if !kind_ok || !trusted_owner(meta.uid()) {
         return Err(refuse(format!(
             "log file {} is not a regular file owned by us (uid {}); remove it or pass another \
              log path",

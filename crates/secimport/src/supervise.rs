@@ -292,7 +292,15 @@ pub fn supervise_with(
         );
         break;
     }
-    handle(sandbox.poll(Duration::ZERO), &mut procs, &mut order);
+    // Everything still in the ring buffer, batch by batch: a violation
+    // submitted just before the tree died is reported like any other.
+    loop {
+        let events = sandbox.drain();
+        if events.is_empty() {
+            break;
+        }
+        handle(events, &mut procs, &mut order);
+    }
     restore();
 
     let processes = order.iter().filter_map(|pid| procs.remove(pid)).collect();

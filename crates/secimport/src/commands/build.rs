@@ -106,7 +106,7 @@ pub fn run(args: BuildArgs) -> Result<i32, Failure> {
     };
     let policy = build(&trace, &opts);
     for (bucket, names) in dropped_from_shared(&trace) {
-        eprintln!(
+        crate::report::say!(
             "secimport: warning: the trace saw {} with no Python frame ({bucket}); dangerous \
              syscalls are never allowed without a frame, so `run` will report them (an atexit \
              callback or finalizer that starts a program or connects: call it from Python code)",
@@ -114,7 +114,7 @@ pub fn run(args: BuildArgs) -> Result<i32, Failure> {
         );
     }
     for omitted in omissions(&trace) {
-        eprintln!("secimport: warning: {omitted}");
+        crate::report::say!("secimport: warning: {omitted}");
     }
 
     let mut outputs = Vec::with_capacity(2);
@@ -145,7 +145,7 @@ pub fn run(args: BuildArgs) -> Result<i32, Failure> {
     })?;
 
     let s = &policy.spec;
-    eprintln!(
+    crate::report::say!(
         "secimport: policy {:?} from {}: {} module entries ({} traced modules), {} base syscalls, {} start-up, {} frameless, {} for child programs, unknown modules: {}",
         policy.metadata.name,
         args.trace.display(),
@@ -157,7 +157,7 @@ pub fn run(args: BuildArgs) -> Result<i32, Failure> {
         s.children.len(),
         opts.unknown.as_str()
     );
-    eprintln!(
+    crate::report::say!(
         "secimport: wrote {} and {} — next: secimport run --entrypoint ... [--kill-on-violation]",
         args.output.display(),
         other.display()

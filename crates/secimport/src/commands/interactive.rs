@@ -9,14 +9,14 @@ use crate::commands::{build, run as run_cmd, trace, Failure};
 fn confirm(question: &str, yes: bool) -> bool {
     eprint!("secimport: {question} [Y/n] ");
     if yes {
-        eprintln!("y (--yes)");
+        crate::report::say!("y (--yes)");
         return true;
     }
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     match std::io::stdin().lock().read_line(&mut line) {
         Ok(0) | Err(_) => {
-            eprintln!();
+            crate::report::say!("");
             false
         }
         Ok(_) => matches!(line.trim().to_ascii_lowercase().as_str(), "" | "y" | "yes"),
@@ -34,15 +34,15 @@ fn target(t: &TargetArgs) -> TargetArgs {
 
 pub fn run(args: InteractiveArgs) -> Result<i32, Failure> {
     if !args.yes && !std::io::stdin().is_terminal() {
-        eprintln!("secimport: stdin is not a terminal; answers are read from it (use --yes to skip the questions)");
+        crate::report::say!("secimport: stdin is not a terminal; answers are read from it (use --yes to skip the questions)");
     }
-    eprintln!("secimport: step 1/3: trace the program to learn what each module does");
+    crate::report::say!("secimport: step 1/3: trace the program to learn what each module does");
     let status = trace::run(TraceArgs {
         target: target(&args.target),
         output: args.trace.clone(),
     })?;
     if status != 0 {
-        eprintln!("secimport: note: the traced program exited with status {status}");
+        crate::report::say!("secimport: note: the traced program exited with status {status}");
     }
     if !confirm(
         &format!("step 2/3: build a policy from {}?", args.trace.display()),
