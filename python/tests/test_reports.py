@@ -134,12 +134,6 @@ def test_a_child_killed_as_its_parent_exits_is_reported(tmp_path: Path) -> None:
     check(results, "KILLED", {0, KILLED}, lambda i: "socket")
 
 
-@pytest.mark.xfail(
-    reason="known gap: the kill-mode supervisor follows the log-mode supervisor (started later by the "
-    "same process) and a kill ends the whole tree it follows, so the log-mode supervisor may die before "
-    "it read a denial made milliseconds before the kill",
-    strict=False,
-)
 def test_a_logged_denial_just_before_a_kill_by_another_mode_is_reported(tmp_path: Path) -> None:
     def one(i: int) -> Result:
         return run_python(

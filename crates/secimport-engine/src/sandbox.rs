@@ -152,6 +152,9 @@ pub struct Options {
     /// Guards: the inode of the pipe the supervisor reads its commands from;
     /// code running under a guard is denied writing to it.
     pub channel_ino: Option<u64>,
+    /// Guards: spare processes running the secimport binary (another mode's
+    /// supervisor of the same program) when the tree is killed.
+    pub spare_supervisors: bool,
 }
 
 impl Default for Options {
@@ -163,6 +166,7 @@ impl Default for Options {
             thread_clone_exempt: false,
             shared_sets_judge_danger: true,
             channel_ino: None,
+            spare_supervisors: false,
         }
     }
 }
@@ -426,6 +430,12 @@ impl Sandbox {
             ro.thread_clone_exempt = opts.thread_clone_exempt as u32;
             ro.shared_sets_judge_danger = opts.shared_sets_judge_danger as u32;
             ro.channel_ino = opts.channel_ino.unwrap_or(0);
+            if opts.spare_supervisors {
+                if let Ok(me) = std::fs::metadata("/proc/self/exe") {
+                    ro.self_dev = kernel_dev(me.dev());
+                    ro.self_ino = me.ino();
+                }
+            }
         }
         let opened = started.elapsed();
         let skel = open.load().map_err(|e| EngineError::Bpf {

@@ -140,7 +140,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	struct si_proc_state *p = bpf_map_lookup_elem(&procs, &tgid);
 	if (!p)
 		return 0;
-	if (kill_all) {
+	if (kill_all && !p->supervisor) {
 		bpf_send_signal(SIGKILL);
 		return 0;
 	}

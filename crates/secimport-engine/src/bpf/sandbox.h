@@ -186,7 +186,8 @@ struct si_proc_state {
 	enum si_proc_kind kind;
 	__u64 syscalls;
 	__u32 started;   /* a Python frame was seen: start-up is over */
-	__u32 pad;
+	__u32 supervisor; /* runs the secimport binary (another guard's supervisor): not killed
+			   * with the tree, so it can report what it saw */
 };
 
 struct si_exe_key {

@@ -415,6 +415,9 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
         // Only the guards judge: with no frame, what no guard denies.
         shared_sets_judge_danger: false,
         channel_ino: channel_inode(),
+        // A guard of the other mode is another supervisor of this process:
+        // a kill must not take it down before it reported.
+        spare_supervisors: true,
     };
     let mut sandbox = Sandbox::load(&opts)?;
     sandbox.add_interpreter(&interp)?;

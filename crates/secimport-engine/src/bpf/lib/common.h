@@ -30,6 +30,11 @@ const volatile __u32 shared_sets_judge_danger = 1;
 /* Guards: the pipe inode of the supervisor's command channel. Code running
  * under a guard may not write to it (0: no channel). */
 const volatile __u64 channel_ino = 0;
+/* Guards: the secimport binary itself (dev, ino as the kernel sees them). A
+ * process of the tree that execs it is another supervisor of the same
+ * program (guards of another mode): the tree kill spares it. 0: none. */
+const volatile __u64 self_dev = 0;
+const volatile __u64 self_ino = 0;
 
 /* Set once a kill-mode violation happened: every process of the tree is
  * killed at its next syscall. */

@@ -112,6 +112,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	__u32 *conf = bpf_map_lookup_elem(&py_exes, &k);
 	p->runtime = 0;
 	p->started = 0;
+	p->supervisor = self_ino && k.ino == self_ino && k.dev == self_dev;
 	if (conf) {
 		p->kind = PROC_PYTHON;
 		p->pyconf = *conf;
