@@ -1250,28 +1250,15 @@ fn parse_flags(args: &[String]) -> Flags {
     flags
 }
 
-/// Lexical normalization (`posixpath.normpath` without its `//` quirk).
+/// Lexical normalization (`posixpath.normpath` without its `//` quirk): the
+/// one module naming uses, with `.` for a relative path that reduces to
+/// nothing.
 fn normpath(path: &str) -> String {
-    let absolute = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => match parts.last() {
-                Some(&last) if last != ".." => {
-                    parts.pop();
-                }
-                _ if absolute => {}
-                _ => parts.push(".."),
-            },
-            _ => parts.push(part),
-        }
-    }
-    let joined = parts.join("/");
-    match (absolute, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
+    let n = secimport_policy::naming::normalize(path);
+    if n.is_empty() {
+        ".".into()
+    } else {
+        n
     }
 }
 

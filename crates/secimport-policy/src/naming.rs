@@ -79,7 +79,7 @@ pub fn is_pseudo(filename: &str) -> bool {
 /// dropped, `..` removing the component before it (or dropped at the root of
 /// an absolute path), no trailing slash. `"/"` stays `"/"`; a relative path
 /// that reduces to nothing becomes `""`.
-fn normalize(path: &str) -> String {
+pub fn normalize(path: &str) -> String {
     let absolute = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
