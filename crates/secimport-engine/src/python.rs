@@ -334,22 +334,13 @@ pub fn discover_with(python: &str, ctx: &Context) -> Result<Interpreter, EngineE
         ));
     }
     let found = identify(&executable, &executable, &Libraries::Search(ctx))?;
-    let (sys_path, safe_path) = compute_sys_path(
+    let path = compute_sys_path(
         &executable,
         &executable,
         (found.version.0, found.version.1),
         ctx,
     );
-    Ok(Interpreter {
-        executable,
-        version: found.version,
-        build: found.build,
-        runtime_elf: found.runtime_elf,
-        runtime_offset: found.runtime_offset,
-        offsets: found.offsets,
-        sys_path,
-        safe_path,
-    })
+    Ok(found.interpreter(executable, path))
 }
 
 /// A running process secimport attaches to.
@@ -454,23 +445,14 @@ pub fn discover_pid(pid: u32) -> Result<Process, EngineError> {
         .and_then(|a0| program_path(a0, &ctx))
         .filter(|p| same_file(p, &exe_meta));
     let executable = started_as.unwrap_or_else(|| binary.clone());
-    let (sys_path, safe_path) = compute_sys_path(
+    let path = compute_sys_path(
         &executable,
         &binary,
         (found.version.0, found.version.1),
         &ctx,
     );
     Ok(Process {
-        interpreter: Interpreter {
-            executable,
-            version: found.version,
-            build: found.build,
-            runtime_elf: found.runtime_elf,
-            runtime_offset: found.runtime_offset,
-            offsets: found.offsets,
-            sys_path,
-            safe_path,
-        },
+        interpreter: found.interpreter(executable, path),
         argv,
         cwd,
     })
@@ -951,6 +933,26 @@ struct Found {
     runtime_elf: PathBuf,
     runtime_offset: u64,
     offsets: PyOffsets,
+}
+
+impl Found {
+    /// The interpreter as run from `executable` with that `sys.path`.
+    fn interpreter(
+        self,
+        executable: PathBuf,
+        (sys_path, safe_path): (Vec<String>, bool),
+    ) -> Interpreter {
+        Interpreter {
+            executable,
+            version: self.version,
+            build: self.build,
+            runtime_elf: self.runtime_elf,
+            runtime_offset: self.runtime_offset,
+            offsets: self.offsets,
+            sys_path,
+            safe_path,
+        }
+    }
 }
 
 /// Identifies the interpreter whose executable is opened at `exe` (`shown`

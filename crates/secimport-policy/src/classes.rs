@@ -162,6 +162,32 @@ pub const DANGEROUS: &[&str] = &[
     "mknodat",
 ];
 
+/// What a `secure_import` guard denies unless `allow_shells`: starting
+/// programs (clones that start threads are exempt in the kernel).
+pub const SHELLS: &[&str] = &["fork", "vfork", "clone", "clone3", "execve", "execveat"];
+
+/// What a guard denies unless `allow_networking`: every socket operation.
+pub const NETWORKING: &[&str] = &[
+    "socket",
+    "socketpair",
+    "connect",
+    "bind",
+    "listen",
+    "accept",
+    "accept4",
+    "sendto",
+    "sendmsg",
+    "sendmmsg",
+    "recvfrom",
+    "recvmsg",
+    "recvmmsg",
+    "getsockopt",
+    "setsockopt",
+    "getsockname",
+    "getpeername",
+    "shutdown",
+];
+
 /// Dangerous in some forms only, decided in the kernel from registers.
 pub const DANGEROUS_BY_ARGUMENTS: &[(&str, &str)] = &[
     (
@@ -201,11 +227,16 @@ pub fn dangerous() -> SyscallSet {
 }
 
 pub fn harmless_bitmap() -> Bitmap {
-    bitmap_of(&harmless())
+    bitmap_of_names(HARMLESS)
 }
 
 pub fn dangerous_bitmap() -> Bitmap {
-    bitmap_of(&dangerous())
+    bitmap_of_names(DANGEROUS)
+}
+
+/// The bitmap of syscall names from the lists above.
+pub fn bitmap_of_names(names: &[&str]) -> Bitmap {
+    bitmap_of(&set_of(names))
 }
 
 /// Is `name` dangerous by number?

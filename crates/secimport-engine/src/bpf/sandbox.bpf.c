@@ -188,7 +188,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	}
 
 	int thread_clone = (nr == NR_CLONE || nr == NR_CLONE3) && clone_is_thread(nr, regs);
-	w->danger = is_dangerous(nr, regs, tgid);
+	w->danger = is_dangerous(nr, regs, tgid, thread_clone);
+	int channel_write = writes_channel(nr, regs);
 	/* A shortcut, not a rule: when base, start-up and frameless all allow a
 	 * syscall that is not dangerous, and unknown modules get base, every
 	 * possible stack allows it, so the walk could only say yes. Not taken
@@ -196,8 +197,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	 * clones (their modules are handed to the thread) or for writes to the
 	 * guards' channel. */
 	if (mode != MODE_TRACE && p->started && unknown_rule != UNKNOWN_DENY && !thread_clone &&
-	    !(w->danger && shared_sets_judge_danger) && set_has(MODULE_ANY_STACK, nr) &&
-	    !writes_channel(nr, regs))
+	    !(w->danger && shared_sets_judge_danger) && set_has(MODULE_ANY_STACK, nr) && !channel_write)
 		return 0;
 	w->base_ok = !(w->danger && shared_sets_judge_danger) && set_has(MODULE_BASE, nr);
 	if (thread_clone && thread_clone_exempt)
@@ -237,7 +237,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	if (thread_clone)
 		remember_for_child(t);
 	/* Code under a guard may not talk to the guards' supervisor. */
-	if (w->guard != ~0U && writes_channel(nr, regs)) {
+	if (w->guard != ~0U && channel_write) {
 		if (w->denied == ~0U)
 			w->denied = w->guard;
 		w->check = 1;

@@ -43,47 +43,19 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use secimport_engine::sandbox::{self, module_id, Event, Sandbox, RULE_GUARD};
 use secimport_engine::{launcher, python};
+use secimport_policy::classes;
 use secimport_policy::naming::Namer;
-use secimport_policy::syscalls;
 
 use crate::cli::{GuardArgs, RunMode};
 use crate::commands::Failure;
 use crate::violations::{self, Judge, Names};
-
-/// Starting programs. Clones that start threads are exempt in the kernel.
-const SHELLS: &[&str] = &["fork", "vfork", "clone", "clone3", "execve", "execveat"];
-const NETWORKING: &[&str] = &[
-    "socket",
-    "socketpair",
-    "connect",
-    "bind",
-    "listen",
-    "accept",
-    "accept4",
-    "sendto",
-    "sendmsg",
-    "sendmmsg",
-    "recvfrom",
-    "recvmsg",
-    "recvmmsg",
-    "getsockopt",
-    "setsockopt",
-    "getsockname",
-    "getpeername",
-    "shutdown",
-];
 
 type Bitmap = [u64; 8];
 const ALL: Bitmap = [u64::MAX; 8];
 const NONE: Bitmap = [0; 8];
 
 fn bitmap(names: &[&str]) -> Bitmap {
-    let mut b = [0u64; 8];
-    for n in names {
-        let nr = syscalls::number(n).expect("guard syscall names are in the table");
-        b[(nr / 64) as usize] |= 1 << (nr % 64);
-    }
-    b
+    classes::bitmap_of_names(names)
 }
 
 fn minus(a: &Bitmap, b: &Bitmap) -> Bitmap {
@@ -103,11 +75,11 @@ fn covers(a: &Bitmap, b: &Bitmap) -> bool {
 fn denial(shells: bool, net: bool) -> (Bitmap, &'static str) {
     match (shells, net) {
         (false, false) => (
-            union(&bitmap(SHELLS), &bitmap(NETWORKING)),
+            union(&bitmap(classes::SHELLS), &bitmap(classes::NETWORKING)),
             "shells and networking",
         ),
-        (false, true) => (bitmap(SHELLS), "shells"),
-        (true, false) => (bitmap(NETWORKING), "networking"),
+        (false, true) => (bitmap(classes::SHELLS), "shells"),
+        (true, false) => (bitmap(classes::NETWORKING), "networking"),
         (true, true) => (NONE, "nothing"),
     }
 }
@@ -633,7 +605,7 @@ mod tests {
     use super::*;
 
     fn nr(name: &str) -> u32 {
-        syscalls::number(name).unwrap()
+        secimport_policy::syscalls::number(name).unwrap()
     }
 
     fn denies(b: &Bitmap, name: &str) -> bool {

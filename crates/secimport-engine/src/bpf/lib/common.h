@@ -91,13 +91,11 @@ struct si_walk_ctx {
 	__u32 nr;
 	__u32 depth;      /* frames walked, all thread states */
 	__u32 frame_base; /* depth before the current thread state's walk */
-	__u32 charged;    /* some module was charged */
 	__u32 denied;     /* first module that does not allow nr, or ~0 */
 	__u32 check;      /* run modes: judge each module */
 	__u32 danger;     /* the syscall is a dangerous class (by number or arguments) */
 	__u32 base_ok;    /* nr is in the base set and not dangerous */
 	__u32 reasons;    /* enum si_reason bits */
-	__u32 ninherited;
 	__u32 truncated;
 	__u32 guard;      /* a RULE_GUARD module visited, or ~0 */
 };

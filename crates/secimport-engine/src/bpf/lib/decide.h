@@ -25,7 +25,6 @@
 #define NR_WRITE 1
 #define NR_KILL 62
 #define NR_CLONE 56
-#define NR_CREAT 85
 #define NR_TKILL 200
 #define NR_TGKILL 234
 #define NR_RT_SIGRETURN 15
@@ -85,8 +84,9 @@ static __always_inline int clone_is_thread(__u32 nr, struct pt_regs *regs)
  * number (rules[MODULE_DANGEROUS], from the policy crate: exec, process
  * creation, sockets, ptrace, memfd, io_uring, bpf, mount, ...) and by the
  * arguments of open (write, create, truncate, append), clone (a process, not
- * a thread) and kill/tgkill/tkill (a target other than this process). */
-static __always_inline int is_dangerous(__u32 nr, struct pt_regs *regs, __u32 tgid)
+ * a thread: `thread_clone`, read once by the caller) and kill/tgkill/tkill
+ * (a target other than this process). */
+static __always_inline int is_dangerous(__u32 nr, struct pt_regs *regs, __u32 tgid, int thread_clone)
 {
 	if (set_has(MODULE_DANGEROUS, nr))
 		return 1;
@@ -101,11 +101,9 @@ static __always_inline int is_dangerous(__u32 nr, struct pt_regs *regs, __u32 tg
 		if (!read_u64_ok(BPF_CORE_READ(regs, dx), &flags))
 			return 1;
 		return (flags & OPEN_WRITE_FLAGS) != 0;
-	case NR_CREAT:
-		return 1;
 	case NR_CLONE:
 	case NR_CLONE3:
-		return !clone_is_thread(nr, regs);
+		return !thread_clone;
 	case NR_KILL:
 	case NR_TGKILL:
 		return (__s32)BPF_CORE_READ(regs, di) != (__s32)tgid;
@@ -268,7 +266,6 @@ __noinline int visit_module(struct si_walk_ctx *w, __u32 module)
 	} else {
 		s->uniq_overflow = 1;
 	}
-	w->charged = 1;
 	reason_of(w, module);
 	if (channel_ino && w->guard == ~0U) {
 		struct si_module_rule *r = bpf_map_lookup_elem(&rules, &module);
