@@ -10,4 +10,6 @@ pid = os.fork()
 if pid == 0:
     os._exit(3)
 _, status = os.waitpid(pid, 0)
-print(f"getsid {sid > 0}; child exited {os.waitstatus_to_exitcode(status)}", flush=True)
+# The session id may be 0 (a session led from outside our pid namespace, as
+# in some CI containers): only that getsid completed matters.
+print(f"getsid {sid >= 0}; child exited {os.waitstatus_to_exitcode(status)}", flush=True)
