@@ -584,20 +584,20 @@ impl Sandbox {
     /// walked and judged).
     pub fn set_shared_sets(
         &self,
-        base: &[u64; 8],
-        startup: &[u64; 8],
-        frameless: &[u64; 8],
+        base: &secimport_policy::policy::Bitmap,
+        startup: &secimport_policy::policy::Bitmap,
+        frameless: &secimport_policy::policy::Bitmap,
     ) -> Result<(), EngineError> {
         self.set_rule(module_id::BASE, base)?;
         self.set_rule(module_id::STARTUP, startup)?;
         self.set_rule(module_id::FRAMELESS, frameless)?;
-        let any: [u64; 8] = std::array::from_fn(|i| base[i] & startup[i] & frameless[i]);
+        let any: secimport_policy::policy::Bitmap = std::array::from_fn(|i| base[i] & startup[i] & frameless[i]);
         self.set_rule(module_id::ANY_STACK, &any)
     }
 
     /// Sets what module `id` may do (run modes). `allow` is a 512-bit
     /// bitmap indexed by syscall number.
-    pub fn set_rule(&self, id: u32, allow: &[u64; 8]) -> Result<(), EngineError> {
+    pub fn set_rule(&self, id: u32, allow: &secimport_policy::policy::Bitmap) -> Result<(), EngineError> {
         self.set_rule_with_flags(id, allow, 0)
     }
 
@@ -605,7 +605,7 @@ impl Sandbox {
     pub fn set_rule_with_flags(
         &self,
         id: u32,
-        allow: &[u64; 8],
+        allow: &secimport_policy::policy::Bitmap,
         flags: u32,
     ) -> Result<(), EngineError> {
         let rule = types::si_module_rule {

@@ -8,11 +8,19 @@
 //!   afterwards (atexit C callbacks, finalizers, native threads), both without
 //!   the dangerous syscalls (see [`crate::classes`]): those are never allowed
 //!   with no frame, whatever the trace saw; [`dropped_from_shared`] lists them;
-//! - `base` = the start-up vocabulary, granted to every module (the
-//!   interpreter itself reads and stats files, maps memory, ...);
+//! - `base` = the start-up vocabulary and what the import machinery does
+//!   ([`IMPORT_MACHINERY`]), granted to every module (the interpreter itself
+//!   reads and stats files, lists directories, maps native code, ...),
+//!   without the dangerous rights;
 //! - `children` = what the non-Python processes of the tree did;
 //! - `modules` = each traced module -> the syscalls made while it was on the
 //!   stack or inherited by the thread (counts dropped);
+//! - unless `exact`, every set is widened by [`crate::groups`]: a module seen
+//!   using `stat` may `statx`, one seen using `wait4` may `waitid` (groups
+//!   never hold a dangerous right);
+//! - a module whose name still holds a random temporary component (see
+//!   [`crate::naming::has_random_temp_component`]) gets no entry: it would
+//!   never match again; `omissions` names it;
 //! - optionally, packages whose modules all did the same are merged into one
 //!   `pkg.*` entry, which also covers modules of the package the trace did not
 //!   see.
@@ -41,7 +49,24 @@ pub struct BuildOptions {
     pub unknown: UnknownRule,
     /// `metadata.name`; by default the entry script's name without `.py`.
     pub name: Option<String>,
+    /// Keep the syscall names as traced: no generalization by
+    /// [`crate::groups`] (`build --exact`).
+    pub exact: bool,
 }
+
+/// The modules of the import system itself: every import runs them, so what
+/// they do (list directories, stat and read sources, check for a terminal)
+/// is part of every module's vocabulary, and goes to `base` (without the
+/// dangerous rights: writing `__pycache__` stays with the modules that did
+/// it).
+pub const IMPORT_MACHINERY: &[&str] = &[
+    "<frozen importlib._bootstrap>",
+    "<frozen importlib._bootstrap_external>",
+    "<frozen zipimport>",
+    "importlib._bootstrap",
+    "importlib._bootstrap_external",
+    "zipimport",
+];
 
 /// The policy that allows what `trace` saw.
 ///
@@ -51,11 +76,25 @@ pub struct BuildOptions {
 /// other name, however long or strange, gets its entry: the policy written
 /// as YAML or JSON reads back as the same policy.
 pub fn build(trace: &Trace, opts: &BuildOptions) -> Policy {
+    let general = |set: SyscallSet| {
+        if opts.exact {
+            set
+        } else {
+            crate::groups::generalize_syscalls(&set)
+        }
+    };
     let modules: BTreeMap<&str, SyscallSet> = trace
         .modules
         .iter()
-        .map(|(name, module)| (name.as_str(), syscall_set(&module.syscalls)))
+        .filter(|(name, _)| !crate::naming::has_random_temp_component(name))
+        .map(|(name, module)| (name.as_str(), general(syscall_set(&module.syscalls))))
         .collect();
+    let mut base = shared_set(&trace.buckets.startup);
+    for name in IMPORT_MACHINERY {
+        if let Some(module) = trace.modules.get(*name) {
+            base.extend(shared_set(&module.syscalls));
+        }
+    }
     let modules = if opts.group_packages {
         group_packages(&modules)
     } else {
@@ -79,9 +118,9 @@ pub fn build(trace: &Trace, opts: &BuildOptions) -> Policy {
         spec: Spec {
             mode: opts.mode,
             unknown: opts.unknown,
-            base: shared_set(&trace.buckets.startup),
-            startup: shared_set(&trace.buckets.startup),
-            frameless: shared_set(&trace.buckets.frameless),
+            base: general(base),
+            startup: general(shared_set(&trace.buckets.startup)),
+            frameless: general(shared_set(&trace.buckets.frameless)),
             children: syscall_set(&trace.buckets.non_python),
             modules,
         },
@@ -120,6 +159,9 @@ pub enum Omitted {
     /// glob (a `*` in a name that is neither a pseudo-name nor a path); `run`
     /// judges it by `spec.unknown`.
     Module { name: String },
+    /// A traced module named by a path with a random temporary component
+    /// (`/tmp/tmpk3j2h1x0/x.py`): an entry would never match again.
+    TemporaryModule { name: String },
     /// Syscalls whose stack could not be seen whole (`truncated`) or read
     /// (`unreadable`): no entry can allow them; `run` judges them as made by
     /// an unknown module.
@@ -143,6 +185,13 @@ impl std::fmt::Display for Omitted {
                 f,
                 "left out module {}: its name has a `*`, so as a key of spec.modules it would be \
                  a glob; `run` judges it by spec.unknown",
+                quoted(name)
+            ),
+            Omitted::TemporaryModule { name } => write!(
+                f,
+                "left out module {}: its path has a random temporary component, so no later run \
+                 would have the same name; `run` judges such modules by spec.unknown (give the \
+                 code a stable place, or a key that covers it)",
                 quoted(name)
             ),
             Omitted::Unattributed { bucket, names } => {
@@ -230,6 +279,10 @@ pub fn omissions(trace: &Trace) -> Vec<Omitted> {
     for (name, module) in &trace.modules {
         if exact(name).is_none() {
             out.push(Omitted::Module { name: name.clone() });
+            continue;
+        }
+        if crate::naming::has_random_temp_component(name) {
+            out.push(Omitted::TemporaryModule { name: name.clone() });
             continue;
         }
         let names = unknown(&module.syscalls);

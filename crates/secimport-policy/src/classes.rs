@@ -6,11 +6,14 @@
 //!   anything new. It is the only set allowed "whatever the stack".
 //! - [`DANGEROUS`]: never allowed by `base`, `startup` or `frameless`, however
 //!   a trace saw them; only a module's own list (or `children`) can allow
-//!   them. Besides these numbers, the kernel side treats as dangerous by their
-//!   register arguments ([`DANGEROUS_BY_ARGUMENTS`]): `open`/`openat`/`openat2`
-//!   with write, create, truncate or append flags (`creat` always), `clone`/
-//!   `clone3` that start a process rather than a thread, and `kill`/`tgkill`/
-//!   `tkill` aimed at another process.
+//!   them. Besides these numbers, the dangerous argument classes of
+//!   [`crate::rights`] are: `open`/`openat`/`openat2` with write, create,
+//!   truncate or append flags (`creat` always), `clone`/`clone3` that start a
+//!   process rather than a thread, `kill`/`tgkill`/`tkill` aimed at another
+//!   process, every `socket`, `connect` and `bind`, addressed `sendto`/
+//!   `sendmsg`, terminal injection, `prctl` hiding or opening the process.
+//! - the watched classes (`mmap:exec`, `mprotect:exec`): walked, recorded
+//!   and judged like any syscall that is not dangerous.
 //!
 //! These lists are the one source: the kernel side gets them as bitmaps
 //! (`install`), the policy parser refuses dangerous names in shared sets, and
@@ -88,10 +91,8 @@ pub const DANGEROUS: &[&str] = &[
     "fork",
     "vfork",
     "creat",
-    // networking
-    "socket",
-    "connect",
-    "bind",
+    // networking (`socket`, `connect` and `bind` are always one of their
+    // argument classes, all dangerous: see crate::rights)
     "listen",
     "accept",
     "accept4",
@@ -163,10 +164,48 @@ pub const DANGEROUS: &[&str] = &[
 ];
 
 /// What a `secure_import` guard denies unless `allow_shells`: starting
-/// programs (clones that start threads are exempt in the kernel).
-pub const SHELLS: &[&str] = &["fork", "vfork", "clone", "clone3", "execve", "execveat"];
+/// programs (clones that start threads are the plain `clone`/`clone3`).
+pub const SHELLS: &[&str] = &[
+    "fork",
+    "vfork",
+    "clone:process",
+    "clone3:process",
+    "execve",
+    "execveat",
+];
 
-/// What a guard denies unless `allow_networking`: every socket operation.
+/// What a guard denies unless `allow_file_writes`: creating, writing,
+/// truncating, renaming or removing files by name.
+pub const FILE_WRITES: &[&str] = &[
+    "open:write",
+    "openat:write",
+    "openat2:write",
+    "creat",
+    "truncate",
+    "rename",
+    "renameat",
+    "renameat2",
+    "unlink",
+    "unlinkat",
+    "mkdir",
+    "mkdirat",
+    "rmdir",
+    "link",
+    "linkat",
+    "symlink",
+    "symlinkat",
+    "chmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "lchown",
+    "fchownat",
+    "mknod",
+    "mknodat",
+];
+
+/// What a guard denies unless `allow_networking`: every socket operation
+/// (a name with argument classes stands for all of them).
 pub const NETWORKING: &[&str] = &[
     "socket",
     "socketpair",
@@ -188,50 +227,60 @@ pub const NETWORKING: &[&str] = &[
     "shutdown",
 ];
 
-/// Dangerous in some forms only, decided in the kernel from registers.
-pub const DANGEROUS_BY_ARGUMENTS: &[(&str, &str)] = &[
-    (
-        "open",
-        "with O_WRONLY, O_RDWR, O_CREAT, O_TRUNC or O_APPEND",
-    ),
-    (
-        "openat",
-        "with O_WRONLY, O_RDWR, O_CREAT, O_TRUNC or O_APPEND",
-    ),
-    (
-        "openat2",
-        "with O_WRONLY, O_RDWR, O_CREAT, O_TRUNC or O_APPEND",
-    ),
-    ("clone", "starting a process (no CLONE_THREAD)"),
-    ("clone3", "starting a process (no CLONE_THREAD)"),
-    ("kill", "aimed at another process"),
-    ("tgkill", "aimed at another process"),
-    ("tkill", "aimed at another thread"),
-];
-
+/// The rights `names` stand for: a name with argument classes stands for
+/// its plain form (if it has one) and all its classes.
 fn set_of(names: &[&str]) -> SyscallSet {
-    names
+    let mut set = SyscallSet::new();
+    for n in names {
+        let plain = Syscall::parse(n);
+        let classes: Vec<Syscall> = crate::rights::classes_of(n)
+            .filter_map(|c| Syscall::from_number(c.right))
+            .collect();
+        assert!(
+            plain.is_some() || !classes.is_empty(),
+            "{n} is in the syscall table"
+        );
+        set.extend(plain);
+        if !n.contains(':') {
+            set.extend(classes);
+        }
+    }
+    set
+}
+
+/// [`HARMLESS`] as a set: the plain forms only (`mmap`, not `mmap:exec`).
+pub fn harmless() -> SyscallSet {
+    HARMLESS
         .iter()
         .map(|n| Syscall::parse(n).unwrap_or_else(|| panic!("{n} is in the syscall table")))
         .collect()
 }
 
-/// [`HARMLESS`] as a set.
-pub fn harmless() -> SyscallSet {
-    set_of(HARMLESS)
+/// [`DANGEROUS`] and the dangerous argument classes, as a set.
+pub fn dangerous() -> SyscallSet {
+    let mut set = set_of(DANGEROUS);
+    set.extend(
+        crate::rights::classes()
+            .filter(|c| c.kind == crate::rights::ClassKind::Dangerous)
+            .filter_map(|c| Syscall::from_number(c.right)),
+    );
+    set
 }
 
-/// [`DANGEROUS`] as a set.
-pub fn dangerous() -> SyscallSet {
-    set_of(DANGEROUS)
+/// The watched argument classes (see [`crate::rights::ClassKind::Watched`]).
+pub fn watched() -> SyscallSet {
+    crate::rights::classes()
+        .filter(|c| c.kind == crate::rights::ClassKind::Watched)
+        .filter_map(|c| Syscall::from_number(c.right))
+        .collect()
 }
 
 pub fn harmless_bitmap() -> Bitmap {
-    bitmap_of_names(HARMLESS)
+    bitmap_of(&harmless())
 }
 
 pub fn dangerous_bitmap() -> Bitmap {
-    bitmap_of_names(DANGEROUS)
+    bitmap_of(&dangerous())
 }
 
 /// The bitmap of syscall names from the lists above.
@@ -239,9 +288,16 @@ pub fn bitmap_of_names(names: &[&str]) -> Bitmap {
     bitmap_of(&set_of(names))
 }
 
-/// Is `name` dangerous by number?
+/// Is the right called `name` dangerous (by number, or a dangerous class)?
 pub fn is_dangerous(name: &str) -> bool {
     DANGEROUS.contains(&name)
+        || crate::rights::class_named(name)
+            .is_some_and(|c| c.kind == crate::rights::ClassKind::Dangerous)
+}
+
+/// Is the right called `name` a watched class?
+pub fn is_watched(name: &str) -> bool {
+    crate::rights::class_named(name).is_some_and(|c| c.kind == crate::rights::ClassKind::Watched)
 }
 
 #[cfg(test)]
@@ -253,11 +309,16 @@ mod tests {
         let h = harmless();
         let d = dangerous();
         assert_eq!(h.len(), HARMLESS.len());
-        assert_eq!(d.len(), DANGEROUS.len());
+        assert!(h.iter().all(|s| s.class().is_none()), "no class is harmless");
+        assert!(d.len() > DANGEROUS.len());
         assert!(h.is_disjoint(&d));
-        for (name, _) in DANGEROUS_BY_ARGUMENTS {
-            assert!(Syscall::parse(name).is_some(), "{name}");
-            assert!(!HARMLESS.contains(name), "{name} depends on its arguments");
+        for c in crate::rights::classes() {
+            if crate::rights::ALWAYS_CLASSED.contains(&c.syscall) {
+                assert!(!HARMLESS.contains(&c.syscall), "{} is always classed", c.syscall);
+            }
+        }
+        for name in SHELLS.iter().chain(FILE_WRITES).chain(NETWORKING) {
+            assert!(!set_of(&[name]).is_empty(), "{name}");
         }
     }
 

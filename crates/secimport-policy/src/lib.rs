@@ -7,15 +7,18 @@
 //!   compilation into the bitmaps the kernel side uses.
 //! - [`build`]: trace -> policy.
 //! - [`classes`]: the fixed harmless and dangerous syscall classes.
+//! - [`rights`]: argument classes (`openat:write`), numbered like syscalls.
 //! - [`files`]: bounded reading of input files, checked and atomic writes.
 
 pub mod build;
 pub mod classes;
 pub mod files;
+pub mod groups;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod naming;
 pub mod policy;
+pub mod rights;
 mod show;
 pub mod syscalls;
 pub mod trace;

@@ -51,8 +51,10 @@ pub use de::Problem;
 pub(crate) use de::{duplicate_key, json_error};
 pub use pattern::{ModulePattern, PatternError};
 
-/// The `apiVersion` of every policy this version reads and writes.
-pub const API_VERSION: &str = "secimport.dev/v1";
+/// The `apiVersion` of every policy this version writes.
+pub const API_VERSION: &str = "secimport.dev/v2";
+/// The previous `apiVersion`, read and upgraded (see [`upgrade_v1`]).
+pub const API_VERSION_V1: &str = "secimport.dev/v1";
 /// The `kind` of every policy.
 pub const KIND: &str = "SandboxPolicy";
 
@@ -71,7 +73,8 @@ pub type SyscallSet = BTreeSet<Syscall>;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "secimport SandboxPolicy")]
 pub struct Policy {
-    /// The version of this file format: always `secimport.dev/v1`.
+    /// The version of this file format: `secimport.dev/v2` (files with
+    /// `secimport.dev/v1` are read and upgraded).
     pub api_version: ApiVersion,
     /// The kind of document: always `SandboxPolicy`.
     pub kind: Kind,
@@ -242,17 +245,23 @@ impl fmt::Display for UnknownRule {
     }
 }
 
-/// The `apiVersion` field; it only ever holds [`API_VERSION`].
+/// The `apiVersion` field. A policy in memory is always [`ApiVersion::V2`]:
+/// a v1 file is upgraded as it is read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct ApiVersion;
+pub enum ApiVersion {
+    V1,
+    #[default]
+    V2,
+}
 
 /// The `kind` field; it only ever holds [`KIND`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Kind;
 
-/// One syscall, known by the name policies use for it: the x86-64 table name
-/// (`openat`), or `syscall_N` for a number below 512 that the table does not
-/// name. Sets of them sort by name.
+/// One right, known by the name policies use for it: a syscall by its x86-64
+/// table name (`openat`), `syscall_N` for a number below 512 that the table
+/// does not name, or an argument class `syscall:class` (`openat:write`; see
+/// [`crate::rights`]). Sets of them sort by name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Syscall {
     name: String,
@@ -260,8 +269,18 @@ pub struct Syscall {
 }
 
 impl Syscall {
-    /// The syscall a policy calls `name`, if any.
+    /// The right a policy calls `name`, if any. The plain name of a syscall
+    /// that is always classed (`socket`) is not a right.
     pub fn parse(name: &str) -> Option<Syscall> {
+        if let Some(class) = crate::rights::class_named(name) {
+            return Some(Syscall {
+                name: name.to_string(),
+                nr: class.right,
+            });
+        }
+        if crate::rights::ALWAYS_CLASSED.contains(&name) {
+            return None;
+        }
         if let Some(nr) = crate::syscalls::number(name) {
             return Some(Syscall {
                 name: name.to_string(),
@@ -269,7 +288,7 @@ impl Syscall {
             });
         }
         let nr = unnamed_number(name)?;
-        (nr < crate::syscalls::BITMAP_BITS && crate::syscalls::name(nr).is_none()).then(|| {
+        (nr < crate::syscalls::SYSCALL_BITS && crate::syscalls::name(nr).is_none()).then(|| {
             Syscall {
                 name: name.to_string(),
                 nr,
@@ -277,10 +296,15 @@ impl Syscall {
         })
     }
 
-    /// Syscall `nr` under the name policies use, if the bitmap can hold it.
+    /// Right `nr` (a syscall number or a class number) under the name
+    /// policies use, if the bitmap can hold it.
     pub fn from_number(nr: u32) -> Option<Syscall> {
-        if nr >= crate::syscalls::BITMAP_BITS {
-            return None;
+        if nr >= crate::syscalls::SYSCALL_BITS {
+            let class = crate::rights::class(nr)?;
+            return Some(Syscall {
+                name: format!("{}:{}", class.syscall, class.class),
+                nr,
+            });
         }
         let name = match crate::syscalls::name(nr) {
             Some(name) => name.to_string(),
@@ -293,8 +317,19 @@ impl Syscall {
         &self.name
     }
 
+    /// The right's number: the syscall number, or the class number.
     pub fn number(&self) -> u32 {
         self.nr
+    }
+
+    /// The syscall this right is a form of (`openat` for `openat:write`).
+    pub fn syscall_name(&self) -> &str {
+        self.name.split(':').next().unwrap_or(&self.name)
+    }
+
+    /// The argument class, if this is one.
+    pub fn class(&self) -> Option<crate::rights::ArgClass> {
+        crate::rights::class(self.nr)
     }
 }
 
@@ -393,7 +428,7 @@ impl Policy {
     /// An empty policy called `name`: nothing but what `Spec::default()` allows.
     pub fn new(name: impl Into<String>) -> Policy {
         Policy {
-            api_version: ApiVersion,
+            api_version: ApiVersion::V2,
             kind: Kind,
             metadata: Metadata {
                 name: name.into(),
@@ -453,6 +488,44 @@ impl Policy {
     }
 }
 
+/// What a `secimport.dev/v1` policy meant, in v2 terms. In v1 a syscall name
+/// allowed every form of the syscall wherever it was listed (the kernel only
+/// kept the dangerous forms out of the shared sets), and `mmap`/`mprotect`
+/// were allowed whatever their protection. So every listed name gains its
+/// argument classes (the dangerous ones only in module lists and `children`,
+/// where v1 allowed them too), and the executable-memory classes are
+/// granted wherever v1 allowed memory mapping: everywhere. Returns the
+/// policy as v2.
+pub fn upgrade_v1(mut policy: Policy) -> Policy {
+    fn widen(set: &mut SyscallSet, shared: bool) {
+        let mut added = SyscallSet::new();
+        for syscall in set.iter() {
+            for class in crate::rights::classes_of(syscall.name()) {
+                if shared && class.kind == crate::rights::ClassKind::Dangerous {
+                    continue;
+                }
+                added.extend(Syscall::from_number(class.right));
+            }
+        }
+        for always in ["mmap", "mprotect", "pkey_mprotect"] {
+            added.extend(
+                crate::rights::classes_of(always).filter_map(|c| Syscall::from_number(c.right)),
+            );
+        }
+        set.extend(added);
+    }
+    let spec = &mut policy.spec;
+    widen(&mut spec.base, true);
+    widen(&mut spec.startup, true);
+    widen(&mut spec.frameless, true);
+    widen(&mut spec.children, false);
+    for set in spec.modules.values_mut() {
+        widen(set, false);
+    }
+    policy.api_version = ApiVersion::V2;
+    policy
+}
+
 /// The JSON Schema of policy files, generated from these types (committed as
 /// `schemas/policy.schema.json`), with a trailing newline.
 pub fn json_schema() -> String {
@@ -466,7 +539,10 @@ pub fn json_schema() -> String {
 
 impl Serialize for ApiVersion {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(API_VERSION)
+        s.serialize_str(match self {
+            ApiVersion::V1 => API_VERSION_V1,
+            ApiVersion::V2 => API_VERSION,
+        })
     }
 }
 

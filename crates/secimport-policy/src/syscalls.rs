@@ -16,11 +16,12 @@ pub const LINUX_VERSION: &str = table::LINUX_VERSION;
 /// One past the highest syscall number in the table.
 pub const MAX_SYSCALL: u32 = TABLE[TABLE.len() - 1].0 + 1;
 
-/// Width of the per-module syscall bitmap on the kernel side.
-pub const BITMAP_BITS: u32 = 512;
+/// Syscall numbers the kernel side rules (the argument classes of
+/// [`crate::rights`] are numbered from here).
+pub const SYSCALL_BITS: u32 = 512;
 
 const _: () = assert!(
-    MAX_SYSCALL <= BITMAP_BITS,
+    MAX_SYSCALL <= SYSCALL_BITS,
     "syscall table outgrew the bitmap"
 );
 
@@ -161,12 +162,12 @@ mod tests {
     #[test]
     fn fits_the_kernel_bitmap() {
         // The kernel side keeps one 512-bit bitmap of allowed syscalls per module.
-        assert_eq!(BITMAP_BITS, 512);
-        const { assert!(MAX_SYSCALL <= BITMAP_BITS) };
+        assert_eq!(SYSCALL_BITS, 512);
+        const { assert!(MAX_SYSCALL <= SYSCALL_BITS) };
         let highest = all().map(|(nr, _)| nr).max().unwrap();
         assert_eq!(highest + 1, MAX_SYSCALL);
         assert!(
-            highest < BITMAP_BITS,
+            highest < SYSCALL_BITS,
             "syscall {highest} does not fit the bitmap"
         );
     }
@@ -181,7 +182,7 @@ mod tests {
         }
         assert_eq!(count, TABLE.len());
         assert!(count > 350, "only {count} syscalls");
-        let named = (0..BITMAP_BITS).filter(|&nr| name(nr).is_some()).count();
+        let named = (0..SYSCALL_BITS).filter(|&nr| name(nr).is_some()).count();
         assert_eq!(named, count);
     }
 

@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 
 /// The `format` field of every trace file.
 pub const TRACE_FORMAT: &str = "secimport-trace";
-/// Bumped on every incompatible change of the layout below.
-pub const TRACE_VERSION: u32 = 2;
+/// Bumped on every incompatible change of the layout below (3: syscall
+/// names may be argument classes, `openat:write`, and a plain `openat` is
+/// only the reading form).
+pub const TRACE_VERSION: u32 = 3;
 
 /// Syscall name -> number of calls.
 pub type SyscallCounts = BTreeMap<String, u64>;
@@ -146,7 +148,110 @@ pub enum TraceError {
     WrongVersion { path: String, found: String },
 }
 
+/// Why traces cannot be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("no trace to merge")]
+    Empty,
+    /// Module names depend on the interpreter's version (its standard
+    /// library); a policy is for one interpreter.
+    #[error(
+        "{path} traced CPython {found} but the first trace CPython {expected}: a policy is built \
+         for one interpreter version; trace again with the same interpreter"
+    )]
+    Interpreter {
+        path: String,
+        expected: String,
+        found: String,
+    },
+}
+
+fn add_counts(into: &mut SyscallCounts, from: &SyscallCounts) {
+    for (name, n) in from {
+        let c = into.entry(name.clone()).or_insert(0);
+        *c = c.saturating_add(*n);
+    }
+}
+
 impl Trace {
+    /// Several runs of one program as one trace: every module, bucket and
+    /// process of each, counts added, import roots and files united. The
+    /// command, interpreter and exit status are the first trace's; the
+    /// interpreters must have the same version. `paths` name the traces in
+    /// messages.
+    pub fn merge(traces: Vec<(String, Trace)>) -> Result<Trace, MergeError> {
+        let mut traces = traces.into_iter();
+        let (_, mut merged) = traces.next().ok_or(MergeError::Empty)?;
+        for (path, t) in traces {
+            if t.interpreter.version != merged.interpreter.version {
+                return Err(MergeError::Interpreter {
+                    path,
+                    expected: merged.interpreter.version.clone(),
+                    found: t.interpreter.version.clone(),
+                });
+            }
+            merged.absorb(t);
+        }
+        Ok(merged)
+    }
+
+    /// Adds what `other` saw to this trace (see [`Trace::merge`]).
+    pub fn absorb(&mut self, other: Trace) {
+        let Trace {
+            format: _,
+            version: _,
+            command: _,
+            interpreter,
+            modules,
+            buckets,
+            processes,
+            counters,
+            exit_status: _,
+        } = other;
+        for root in interpreter.import_roots {
+            if !self.interpreter.import_roots.contains(&root) {
+                self.interpreter.import_roots.push(root);
+            }
+        }
+        self.interpreter
+            .import_roots
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        for (name, module) in modules {
+            let ModuleTrace { files, syscalls } = module;
+            let mine = self.modules.entry(name).or_default();
+            for f in files {
+                if !mine.files.contains(&f) {
+                    mine.files.push(f);
+                }
+            }
+            add_counts(&mut mine.syscalls, &syscalls);
+        }
+        let Buckets {
+            startup,
+            frameless,
+            non_python,
+            truncated,
+            unreadable,
+        } = buckets;
+        add_counts(&mut self.buckets.startup, &startup);
+        add_counts(&mut self.buckets.frameless, &frameless);
+        add_counts(&mut self.buckets.non_python, &non_python);
+        add_counts(&mut self.buckets.truncated, &truncated);
+        add_counts(&mut self.buckets.unreadable, &unreadable);
+        self.processes.extend(processes);
+        let c = &mut self.counters;
+        c.syscalls = c.syscalls.saturating_add(counters.syscalls);
+        c.stacks_walked = c.stacks_walked.saturating_add(counters.stacks_walked);
+        c.stacks_truncated = c.stacks_truncated.saturating_add(counters.stacks_truncated);
+        c.events_lost = c.events_lost.saturating_add(counters.events_lost);
+        c.read_errors = c.read_errors.saturating_add(counters.read_errors);
+        c.threads_without_state = c
+            .threads_without_state
+            .saturating_add(counters.threads_without_state);
+        c.modules_overflow = c.modules_overflow.saturating_add(counters.modules_overflow);
+        c.walk_limit = c.walk_limit.min(counters.walk_limit);
+    }
+
     /// Serializes as pretty JSON with a trailing newline (keys sorted by the maps).
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).expect("a trace always serializes");

@@ -92,9 +92,13 @@ pub enum UnknownArg {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The trace written by `secimport trace`.
-    #[arg(long, default_value = "trace.json", value_name = "FILE")]
-    pub trace: PathBuf,
+    /// A trace written by `secimport trace` (repeat it, or list traces after
+    /// the options, to build one policy from several runs; default trace.json).
+    #[arg(long = "trace", value_name = "FILE")]
+    pub traces: Vec<PathBuf>,
+    /// More traces, as with --trace.
+    #[arg(value_name = "TRACE")]
+    pub more_traces: Vec<PathBuf>,
     /// Where to write the policy (.yaml or .json); the other format is written beside it.
     #[arg(short, long, default_value = "policy.yaml", value_name = "FILE")]
     pub output: PathBuf,
@@ -108,6 +112,10 @@ pub struct BuildArgs {
     /// whose modules all made the same syscalls.
     #[arg(long)]
     pub no_group: bool,
+    /// Keep the syscall names exactly as traced: do not widen them by their
+    /// harmless groups (a module seen using `stat` may otherwise `statx`).
+    #[arg(long)]
+    pub exact: bool,
     /// Policy name (default: the entry script's name).
     #[arg(long)]
     pub name: Option<String>,

@@ -12,7 +12,6 @@ use secimport_engine::linetable;
 use secimport_engine::sandbox::{module_id, reason, Sandbox, Violation};
 use secimport_policy::naming::Namer;
 use secimport_policy::policy::Compiled;
-use secimport_policy::syscalls;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -276,11 +275,10 @@ pub fn render(r: &Record, judge: &dyn Judge) -> String {
     s
 }
 
-/// The syscall's name (`syscall_N` for numbers without one).
+/// The right's name: a syscall (`syscall_N` for numbers without one) or an
+/// argument class (`openat:write`).
 pub fn syscall_name(nr: u32) -> String {
-    syscalls::name(nr)
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("syscall_{nr}"))
+    secimport_policy::rights::name(nr)
 }
 
 /// Stop mode: a stopped syscall was let through after SIGCONT.

@@ -19,6 +19,7 @@
  */
 #include "lib/common.h"
 #include "lib/report.h"
+#include "lib/args.h"
 #include "lib/decide.h"
 #include "lib/walk.h"
 #include "lib/pystate.h"
@@ -152,16 +153,19 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	__sync_fetch_and_add(&p->syscalls, 1);
 	struct task_struct *task = bpf_get_current_task_btf();
 
-	if (nr == NR_RT_SIGRETURN) {
+	if (nr == SI_NR_rt_sigreturn) {
 		struct si_task *t = bpf_task_storage_get(&tasks, task, 0, 0);
 		if (t && t->sig_depth)
 			t->sig_depth--;
 		return 0;
 	}
-	if (set_has(MODULE_NOWALK, nr))
+	/* From here on the syscall is judged as the right it is: its number or
+	 * one of its argument classes (openat:write, clone:process, ...). */
+	__u32 right = right_of(nr, regs, tgid);
+	if (set_has(MODULE_NOWALK, right))
 		return 0;
 	struct si_task *t = bpf_task_storage_get(&tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (nr == NR_WRITE && t && t->sig_depth) {
+	if (nr == SI_NR_write && t && t->sig_depth) {
 		stat_inc(STAT_SIGNAL_WRITES);
 		return 0;
 	}
@@ -177,7 +181,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	struct si_walk_ctx *w = &s->w;
 	__builtin_memset(w, 0, sizeof(*w));
 	w->tgid = tgid;
-	w->nr = nr;
+	w->nr = right;
 	w->denied = ~0U;
 	w->guard = ~0U;
 	w->check = mode != MODE_TRACE;
@@ -187,8 +191,9 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		goto decide;
 	}
 
-	int thread_clone = (nr == NR_CLONE || nr == NR_CLONE3) && clone_is_thread(nr, regs);
-	w->danger = is_dangerous(nr, regs, tgid, thread_clone);
+	/* A thread clone is the plain clone/clone3 right. */
+	int thread_clone = right == SI_NR_clone || right == SI_NR_clone3;
+	w->danger = is_dangerous(right);
 	int channel_write = writes_channel(nr, regs);
 	/* A shortcut, not a rule: when base, start-up and frameless all allow a
 	 * syscall that is not dangerous, and unknown modules get base, every
@@ -197,9 +202,9 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	 * clones (their modules are handed to the thread) or for writes to the
 	 * guards' channel. */
 	if (mode != MODE_TRACE && p->started && unknown_rule != UNKNOWN_DENY && !thread_clone &&
-	    !(w->danger && shared_sets_judge_danger) && set_has(MODULE_ANY_STACK, nr) && !channel_write)
+	    !(w->danger && shared_sets_judge_danger) && set_has(MODULE_ANY_STACK, right) && !channel_write)
 		return 0;
-	w->base_ok = !(w->danger && shared_sets_judge_danger) && set_has(MODULE_BASE, nr);
+	w->base_ok = !(w->danger && shared_sets_judge_danger) && set_has(MODULE_BASE, right);
 	if (thread_clone && thread_clone_exempt)
 		w->check = 0;
 
@@ -251,7 +256,7 @@ decide:
 	/* Stop mode: the syscall the thread was stopped at, restarted after
 	 * SIGCONT, goes through once (the user chose to continue). */
 	if (stop_resuming(nr, regs)) {
-		report_resumed(nr);
+		report_resumed(right);
 		return 0;
 	}
 	report_violation(w->denied, t);

@@ -10,12 +10,13 @@ use std::collections::HashMap;
 
 use super::{Mode, ModulePattern, Policy, SyscallSet, UnknownRule};
 
-/// One bit per syscall number (bit `nr % 64` of word `nr / 64`), 512 bits.
-pub type Bitmap = [u64; 8];
+/// One bit per right (bit `nr % 64` of word `nr / 64`): syscalls, then
+/// argument classes ([`crate::rights::RIGHT_BITS`] bits).
+pub type Bitmap = [u64; 16];
 
 /// The bitmap of a set of syscalls.
 pub fn bitmap_of(set: &SyscallSet) -> Bitmap {
-    let mut bitmap = [0u64; 8];
+    let mut bitmap = [0u64; 16];
     for syscall in set {
         let nr = syscall.number() as usize;
         bitmap[nr / 64] |= 1 << (nr % 64);
@@ -23,10 +24,10 @@ pub fn bitmap_of(set: &SyscallSet) -> Bitmap {
     bitmap
 }
 
-/// Whether syscall `nr` is in `bitmap` (false beyond its 512 bits).
+/// Whether right `nr` is in `bitmap` (false beyond its bits).
 pub fn bitmap_contains(bitmap: &Bitmap, nr: u32) -> bool {
     let nr = nr as usize;
-    nr < 512 && bitmap[nr / 64] & (1 << (nr % 64)) != 0
+    nr < bitmap.len() * 64 && bitmap[nr / 64] & (1 << (nr % 64)) != 0
 }
 
 /// What the kernel side needs from a [`Policy`].

@@ -14,7 +14,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::Deserialize;
 
 use crate::show::shown;
-use crate::syscalls::BITMAP_BITS;
+use crate::syscalls::SYSCALL_BITS;
 
 use super::{
     ApiVersion, Format, Kind, ModulePattern, PatternError, Policy, PolicyError, Syscall,
@@ -69,8 +69,10 @@ impl fmt::Display for Problem {
             ),
             Problem::WrongApiVersion { found } => write!(
                 f,
-                "unsupported apiVersion `{}`: this secimport reads `apiVersion: {API_VERSION}`",
-                shown(found)
+                "unsupported apiVersion `{}`: this secimport reads `apiVersion: {API_VERSION}` \
+                 (and upgrades `{}` files as it reads them)",
+                shown(found),
+                super::API_VERSION_V1
             ),
             Problem::WrongKind { found } => write!(
                 f,
@@ -82,15 +84,30 @@ impl fmt::Display for Problem {
                 place,
                 suggestion,
             } => {
+                let syscall = name.split(':').next().unwrap_or(name);
+                let classes: Vec<String> = crate::rights::classes_of(syscall)
+                    .map(|c| format!("{}:{}", c.syscall, c.class))
+                    .collect();
+                if !classes.is_empty() {
+                    let plain = crate::rights::ALWAYS_CLASSED.contains(&syscall);
+                    return write!(
+                        f,
+                        "`{}` in {place} is not a right: `{syscall}` is named by its argument \
+                         classes {}{}; list the ones needed",
+                        shown(name),
+                        classes.join(", "),
+                        if plain { "" } else { " (or plain, for the form no class describes)" }
+                    );
+                }
                 write!(f, "unknown syscall `{}` in {place}; ", shown(name))?;
                 let number = name
                     .strip_prefix("syscall_")
                     .and_then(|n| n.parse::<u64>().ok());
                 match suggestion {
                     Some(s) => write!(f, "did you mean `{s}`?"),
-                    None if number.is_some_and(|n| n >= u64::from(BITMAP_BITS)) => write!(
+                    None if number.is_some_and(|n| n >= u64::from(SYSCALL_BITS)) => write!(
                         f,
-                        "the sandbox can only rule syscall numbers below {BITMAP_BITS}"
+                        "the sandbox can only rule syscall numbers below {SYSCALL_BITS}"
                     ),
                     None => write!(
                         f,
@@ -188,7 +205,11 @@ pub(super) fn parse(text: &str, path: &str, format: Format) -> Result<Policy, Po
             .is_some_and(|f| f == crate::trace::TRACE_FORMAT);
         return Err(invalid_at_start(Problem::NotAPolicy { trace }));
     }
-    deserialize(text, path, format)
+    let policy: Policy = deserialize(text, path, format)?;
+    Ok(match policy.api_version {
+        ApiVersion::V1 => super::upgrade_v1(policy),
+        ApiVersion::V2 => policy,
+    })
 }
 
 fn deserialize<T: de::DeserializeOwned>(
@@ -585,11 +606,23 @@ impl<T> Visitor<'_> for Constant<T> {
 
 impl<'de> Deserialize<'de> for ApiVersion {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(Constant {
-            expected: API_VERSION,
-            value: ApiVersion,
-            problem: |found| Problem::WrongApiVersion { found },
-        })
+        struct Versions;
+        impl Visitor<'_> for Versions {
+            type Value = ApiVersion;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, "`{API_VERSION}`")
+            }
+            fn visit_str<E: de::Error>(self, found: &str) -> Result<ApiVersion, E> {
+                match found {
+                    API_VERSION => Ok(ApiVersion::V2),
+                    super::API_VERSION_V1 => Ok(ApiVersion::V1),
+                    _ => Err(raise(Problem::WrongApiVersion {
+                        found: found.to_string(),
+                    })),
+                }
+            }
+        }
+        d.deserialize_str(Versions)
     }
 }
 

@@ -67,11 +67,18 @@ fn check_round_trip(
 }
 
 pub fn run(args: BuildArgs) -> Result<i32, Failure> {
-    if !args.trace.exists() {
-        return Err(Failure::usage(anyhow!(
-            "no trace at {}: run `secimport trace --entrypoint app.py` first, or pass --trace FILE",
-            args.trace.display()
-        )));
+    let mut paths: Vec<PathBuf> = args.traces.iter().chain(&args.more_traces).cloned().collect();
+    if paths.is_empty() {
+        paths.push(PathBuf::from("trace.json"));
+    }
+    for path in &paths {
+        if !path.exists() {
+            return Err(Failure::usage(anyhow!(
+                "no trace at {}: run `secimport trace -- python app.py` first, or pass the \
+                 trace's path",
+                path.display()
+            )));
+        }
     }
     let Some(format) = Format::from_path(&args.output) else {
         return Err(Failure::usage(anyhow!(
@@ -82,16 +89,29 @@ pub fn run(args: BuildArgs) -> Result<i32, Failure> {
     };
     let other = sibling(&args.output, format);
     for path in [&args.output, &other] {
-        if same_file(path, &args.trace) {
-            return Err(Failure::usage(anyhow!(
-                "{} is the trace being read; write the policy elsewhere (-o policy.yaml)",
-                path.display()
-            )));
+        for trace in &paths {
+            if same_file(path, trace) {
+                return Err(Failure::usage(anyhow!(
+                    "{} is a trace being read; write the policy elsewhere (-o policy.yaml)",
+                    path.display()
+                )));
+            }
         }
     }
-    let trace = Trace::load(&args.trace).map_err(Failure::usage)?;
+    let mut traces = Vec::with_capacity(paths.len());
+    for path in &paths {
+        let trace = Trace::load(path).map_err(Failure::usage)?;
+        traces.push((path.display().to_string(), trace));
+    }
+    let trace = Trace::merge(traces).map_err(Failure::usage)?;
+    let sources = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     let opts = BuildOptions {
         group_packages: !args.no_group,
+        exact: args.exact,
         mode: match args.mode {
             RunMode::Log => Mode::Log,
             RunMode::Kill => Mode::Kill,
@@ -148,7 +168,7 @@ pub fn run(args: BuildArgs) -> Result<i32, Failure> {
     crate::report::say!(
         "secimport: policy {:?} from {}: {} module entries ({} traced modules), {} base syscalls, {} start-up, {} frameless, {} for child programs, unknown modules: {}",
         policy.metadata.name,
-        args.trace.display(),
+        sources,
         s.modules.len(),
         trace.modules.len(),
         s.base.len(),

@@ -51,7 +51,9 @@ pub fn run(args: InteractiveArgs) -> Result<i32, Failure> {
         return Ok(0);
     }
     build::run(BuildArgs {
-        trace: args.trace.clone(),
+        traces: vec![args.trace.clone()],
+        more_traces: Vec::new(),
+        exact: false,
         output: args.policy.clone(),
         mode: args.mode,
         unknown: UnknownArg::BaseOnly,

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use secimport_engine::sandbox::{self, module_id, Sandbox};
 use secimport_policy::naming::Namer;
-use secimport_policy::syscalls;
 use secimport_policy::trace::{self, Buckets, Counters, ModuleTrace, Trace};
 
 use crate::cli::TraceArgs;
@@ -52,12 +51,7 @@ pub fn run(args: TraceArgs) -> Result<i32, Failure> {
 fn name_counts(counts: &BTreeMap<u32, u64>) -> trace::SyscallCounts {
     counts
         .iter()
-        .map(|(nr, n)| {
-            let name = syscalls::name(*nr)
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("syscall_{nr}"));
-            (name, *n)
-        })
+        .map(|(nr, n)| (secimport_policy::rights::name(*nr), *n))
         .collect()
 }
 

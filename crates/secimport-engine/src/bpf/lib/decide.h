@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The decision: the policy's rules per module, the dangerous classes of
- * syscalls (by number, and by register arguments for open, clone and kill),
- * and the allow/deny rule itself:
+ * The decision: the policy's rules per module, the dangerous rights, and the
+ * allow/deny rule itself. Every syscall is judged as the right it is
+ * (lib/args.h: its number, or an argument class such as openat:write):
  *
  *   a syscall is allowed when it is in NOWALK (the fixed harmless set), or when
  *   every module that could have asked for it allows it: every module on the
@@ -20,21 +20,7 @@
 #define SECIMPORT_LIB_DECIDE_H
 
 #include "common.h"
-
-#define NR_OPEN 2
-#define NR_WRITE 1
-#define NR_KILL 62
-#define NR_CLONE 56
-#define NR_TKILL 200
-#define NR_TGKILL 234
-#define NR_RT_SIGRETURN 15
-#define NR_OPENAT 257
-#define NR_CLONE3 435
-#define NR_OPENAT2 437
-#define CLONE_THREAD_FLAG 0x00010000
-/* O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND (O_TMPFILE needs one of
- * the first two). */
-#define OPEN_WRITE_FLAGS (01 | 02 | 0100 | 01000 | 02000)
+#include "args.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -60,7 +46,7 @@ struct {
 
 static __always_inline int rule_bit(struct si_module_rule *r, __u32 nr)
 {
-	return (r->allow[(nr / 64) & (SYSCALL_WORDS - 1)] >> (nr % 64)) & 1;
+	return (r->allow[(nr / 64) & (RIGHT_WORDS - 1)] >> (nr % 64)) & 1;
 }
 
 static __always_inline int set_has(__u32 set, __u32 nr)
@@ -69,48 +55,15 @@ static __always_inline int set_has(__u32 set, __u32 nr)
 	return r && rule_bit(r, nr);
 }
 
-/* Does this clone start a thread (not a process)? */
-static __always_inline int clone_is_thread(__u32 nr, struct pt_regs *regs)
+/* The dangerous classes: never allowed by base, start-up or frameless. One
+ * set of rights (rules[MODULE_DANGEROUS], from the policy crate): syscalls
+ * dangerous by number (exec, process creation, ptrace, memfd, io_uring, bpf,
+ * mount, file-system changes, ...) and the dangerous argument classes
+ * (lib/args.h): open for writing, clone of a process, signals to others,
+ * sockets, addressed sends, ... */
+static __always_inline int is_dangerous(__u32 right)
 {
-	__u64 flags = 0;
-	if (nr == NR_CLONE)
-		flags = BPF_CORE_READ(regs, di);
-	else if (nr == NR_CLONE3 && !read_u64_ok(BPF_CORE_READ(regs, di), &flags))
-		return 0; /* unreadable clone_args: not a thread, so dangerous */
-	return (flags & CLONE_THREAD_FLAG) != 0;
-}
-
-/* The dangerous classes: never allowed by base, start-up or frameless. By
- * number (rules[MODULE_DANGEROUS], from the policy crate: exec, process
- * creation, sockets, ptrace, memfd, io_uring, bpf, mount, ...) and by the
- * arguments of open (write, create, truncate, append), clone (a process, not
- * a thread: `thread_clone`, read once by the caller) and kill/tgkill/tkill
- * (a target other than this process). */
-static __always_inline int is_dangerous(__u32 nr, struct pt_regs *regs, __u32 tgid, int thread_clone)
-{
-	if (set_has(MODULE_DANGEROUS, nr))
-		return 1;
-	__u64 flags = 0;
-	switch (nr) {
-	case NR_OPEN:
-		return (BPF_CORE_READ(regs, si) & OPEN_WRITE_FLAGS) != 0;
-	case NR_OPENAT:
-		return (BPF_CORE_READ(regs, dx) & OPEN_WRITE_FLAGS) != 0;
-	case NR_OPENAT2:
-		/* struct open_how starts with the flags */
-		if (!read_u64_ok(BPF_CORE_READ(regs, dx), &flags))
-			return 1;
-		return (flags & OPEN_WRITE_FLAGS) != 0;
-	case NR_CLONE:
-	case NR_CLONE3:
-		return !thread_clone;
-	case NR_KILL:
-	case NR_TGKILL:
-		return (__s32)BPF_CORE_READ(regs, di) != (__s32)tgid;
-	case NR_TKILL:
-		return (__u32)BPF_CORE_READ(regs, di) != (__u32)bpf_get_current_pid_tgid();
-	}
-	return 0;
+	return set_has(MODULE_DANGEROUS, right);
 }
 
 #define PIPEFS_MAGIC 0x50495045
@@ -119,18 +72,18 @@ static __always_inline int is_dangerous(__u32 nr, struct pt_regs *regs, __u32 tg
 static __always_inline int written_fd(__u32 nr, struct pt_regs *regs)
 {
 	switch (nr) {
-	case 1:   /* write */
-	case 18:  /* pwrite64 */
-	case 20:  /* writev */
-	case 40:  /* sendfile(out_fd, ...) */
-	case 278: /* vmsplice */
-	case 296: /* pwritev */
-	case 328: /* pwritev2 */
+	case SI_NR_write:
+	case SI_NR_pwrite64:
+	case SI_NR_writev:
+	case SI_NR_sendfile: /* (out_fd, ...) */
+	case SI_NR_vmsplice:
+	case SI_NR_pwritev:
+	case SI_NR_pwritev2:
 		return BPF_CORE_READ(regs, di);
-	case 276: /* tee(in, out, ...) */
+	case SI_NR_tee: /* (in, out, ...) */
 		return BPF_CORE_READ(regs, si);
-	case 275: /* splice(in, off_in, out, ...) */
-	case 326: /* copy_file_range(in, off_in, out, ...) */
+	case SI_NR_splice:          /* (in, off_in, out, ...) */
+	case SI_NR_copy_file_range: /* (in, off_in, out, ...) */
 		return BPF_CORE_READ(regs, dx);
 	}
 	return -1;

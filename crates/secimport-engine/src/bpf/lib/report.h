@@ -39,7 +39,7 @@ struct {
 /* Log mode: full records sent so far, and the syscall numbers that had one
  * (the first violation of a syscall is sent in full whatever the cap). */
 __u32 full_reports = 0;
-__u64 reported_nrs[SYSCALL_WORDS] = {};
+__u64 reported_nrs[RIGHT_WORDS] = {};
 
 /* Stop mode: the syscall a thread was stopped at. When the stop interrupted
  * it (clone, a blocking call), SIGCONT makes the kernel restart it: that one
@@ -155,7 +155,7 @@ static __always_inline int log_full_report(__u32 tgid, __u32 nr, __u32 module)
 		return 0;
 	}
 	__u64 bit = 1ULL << (nr & 63);
-	__u64 old = __sync_fetch_and_or(&reported_nrs[(nr >> 6) & (SYSCALL_WORDS - 1)], bit);
+	__u64 old = __sync_fetch_and_or(&reported_nrs[(nr >> 6) & (RIGHT_WORDS - 1)], bit);
 	int first_of_nr = !(old & bit);
 	int full = first_of_nr, busy = 0;
 	if (!full && full_reports < FULL_REPORTS_MAX) {
