@@ -30,9 +30,13 @@ fn write_rights_header(dir: &Path) {
     for (nr, name) in syscalls::TABLE {
         let _ = writeln!(h, "\tSI_NR_{name} = {nr},");
     }
-    h.push_str("};\n\n/* Argument classes: rights numbered above the syscalls. */\nenum si_right {\n");
+    h.push_str(
+        "};\n\n/* Argument classes: rights numbered above the syscalls. */\nenum si_right {\n",
+    );
     for (right, syscall, class, kind, description) in RIGHTS {
-        let id = format!("{syscall}_{class}").to_ascii_uppercase().replace('-', "_");
+        let id = format!("{syscall}_{class}")
+            .to_ascii_uppercase()
+            .replace('-', "_");
         let _ = writeln!(h, "\tRIGHT_{id} = {right}, /* {kind}: {description} */");
     }
     h.push_str("};\n\n#endif\n");

@@ -4,7 +4,7 @@ The in-process API::
 
     import secimport
 
-    pickle = secimport.secure_import("pickle")       # shells and networking denied
+    pickle = secimport.secure_import("pickle")       # shells, networking, file writes denied
     pickle.loads(untrusted)                          # an exploit is killed before its shell runs
 
     @secimport.sandboxed(allow_networking=False)     # any call, not only imports

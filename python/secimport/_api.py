@@ -8,6 +8,7 @@ import importlib.util
 import itertools
 import os
 import sys
+import threading
 from typing import Any, Callable, Iterable, TypeVar, Union, overload
 
 from ._errors import SecimportError
@@ -28,6 +29,9 @@ _ids = itertools.count(1)
 #: The co_filenames this process (or the parent it was forked from) bound to
 #: a guard: frames of these files are judged by a guard.
 _guarded_files: set[str] = set()
+
+#: Those of them bound to a guard that denies file writes.
+_no_file_writes: set[str] = set()
 
 
 def _check_mode(mode: str) -> None:
@@ -64,6 +68,68 @@ def _guarded_frame() -> str | None:
     return None
 
 
+def _file_writes_denied_here() -> bool:
+    """Would the kernel judge a file write made here by a guard that denies
+    file writes? True when a frame of such a guard is on this thread's
+    stack; in a thread other than the main thread, as soon as such a guard
+    exists (a thread started under a guard inherits it with no guarded frame
+    on its own stack, which only the kernel can see)."""
+    if not _no_file_writes:
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return True
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename in _no_file_writes:
+            return True
+        frame = frame.f_back
+    return False
+
+
+_bytecode_hook_installed = False
+
+
+def _skip_bytecode_writes_under_guards() -> None:
+    """Makes the import system skip writing ``__pycache__`` files where a
+    guard denies file writes.
+
+    Importing a module whose cached bytecode is missing or stale writes it
+    (``mkdir __pycache__``, ``openat(O_WRONLY|O_CREAT)`` of a temporary file,
+    ``rename``): under a guard that denies file writes, the kernel would
+    report it (and kill the process in kill mode), since the guard's frame is
+    on the stack below importlib's. That happens to any import made under the
+    guard: ``secure_import`` of a module not imported yet, a pickle naming a
+    class of a module not imported yet, a lazy import in guarded code. So
+    ``SourceFileLoader._cache_bytecode``, which only writes the cache, does
+    nothing there: the module is compiled from source and runs as usual,
+    and its cache is written by the next import outside the guards. Skipping
+    only prevents writes: writing the file later, from outside the guard,
+    would let guarded code have data of its choice written where it chose
+    (it can call the loader itself), so nothing is deferred. Code under the
+    guard that writes a cache file any other way (``py_compile``, a loader's
+    ``set_data``) is judged like any file write.
+    """
+    global _bytecode_hook_installed
+    if _bytecode_hook_installed:
+        return
+    _bytecode_hook_installed = True
+    try:
+        from importlib import _bootstrap_external  # type: ignore[attr-defined]
+
+        loader = _bootstrap_external.SourceFileLoader
+        original = loader.__dict__["_cache_bytecode"]
+    except (ImportError, AttributeError, KeyError):  # pragma: no cover - other implementations
+        return
+
+    def _cache_bytecode(self: Any, source_path: Any, bytecode_path: Any, data: Any) -> Any:
+        if _file_writes_denied_here():
+            return None
+        return original(self, source_path, bytecode_path, data)
+
+    _cache_bytecode.__wrapped__ = original  # type: ignore[attr-defined]
+    loader._cache_bytecode = _cache_bytecode
+
+
 def _outside_guards(what: str) -> None:
     """Refuses to talk to the supervisor from under a guard.
 
@@ -88,6 +154,7 @@ def _new_guard(
     mode: str,
     allow_shells: bool,
     allow_networking: bool,
+    allow_file_writes: bool,
     log_file: PathLike | None,
     files: Iterable[str] = (),
 ) -> tuple[Guard, Supervisor]:
@@ -106,19 +173,31 @@ def _new_guard(
         mode=mode,
         allow_shells=bool(allow_shells),
         allow_networking=bool(allow_networking),
+        allow_file_writes=bool(allow_file_writes),
         log_file=log_path,
     )
     files = [guard.filename, *files]
+    if not guard.allow_file_writes:
+        # Before the guard exists in the kernel: its first import may need it.
+        _skip_bytecode_writes_under_guards()
     sup.request(
-        [b"guard %d %d %d %s" % (gid, guard.allow_shells, guard.allow_networking, log_arg)]
+        [b"guard %d %d %d %d %s" % (gid, guard.allow_shells, guard.allow_networking, guard.allow_file_writes, log_arg)]
         + _file_commands(guard, files)
     )
-    _guarded_files.update(files)
+    _bound(guard, files)
     return guard, sup
 
 
 def _file_commands(guard: Guard, files: Iterable[str]) -> list[bytes]:
     return [b"file %d %s" % (guard.id, _line_arg(f, "file name")) for f in files]
+
+
+def _bound(guard: Guard, files: Iterable[str]) -> None:
+    """Records files the supervisor bound to ``guard``."""
+    files = list(files)
+    _guarded_files.update(files)
+    if not guard.allow_file_writes:
+        _no_file_writes.update(files)
 
 
 def _notice(guard: Guard, what: str) -> None:
@@ -176,6 +255,7 @@ def secure_import(
     mode: str = "kill",
     log_file: PathLike | None = None,
     *,
+    allow_file_writes: bool = False,
     package: str | None = None,
 ) -> GuardedModule:
     """Imports module ``name`` under a guard and returns it, guarded.
@@ -183,9 +263,17 @@ def secure_import(
     From then on every syscall made while the module is on the calling
     thread's stack is checked by the kernel, in this process, in threads
     started meanwhile and in child processes: starting programs (fork, clone
-    of a process, exec, posix_spawn) unless ``allow_shells``, and networking
-    (socket, connect, bind, sendto, ...) unless ``allow_networking``. Starting
-    threads is always allowed.
+    of a process, exec, posix_spawn) unless ``allow_shells``, networking
+    (socket, connect, bind, sendto, ...) unless ``allow_networking``, and
+    changing files by name unless ``allow_file_writes`` (opening a file to
+    write, create, truncate or append to it, ``creat``, ``truncate``,
+    renaming, unlinking, making or removing directories, links, ``chmod``,
+    ``chown``, ``mknod``). Starting threads, opening files to read them, and
+    reading or writing descriptors that are already open (stdout, a file the
+    caller opened and passed in) are always allowed. Imports made under the
+    guard do not write ``__pycache__`` files while file writes are denied
+    (the module is compiled from source; the cache is written by the next
+    import outside the guards).
 
     The module "is on the stack" when a frame of one of its source files is
     (for a package: every .py file under its directory), or a frame of the
@@ -225,6 +313,7 @@ def secure_import(
         mode=mode,
         allow_shells=allow_shells,
         allow_networking=allow_networking,
+        allow_file_writes=allow_file_writes,
         log_file=log_file,
         files=sorted(files),
     )
@@ -237,7 +326,7 @@ def secure_import(
         late = _module_files(module) - files
         if late:
             sup.request(_file_commands(guard, sorted(late)))
-            _guarded_files.update(late)
+            _bound(guard, late)
     return GuardedModule(module, guard)
 
 
@@ -261,10 +350,13 @@ class Sandbox:
         mode: str = "kill",
         log_file: PathLike | None = None,
         name: str | None = None,
+        *,
+        allow_file_writes: bool = False,
     ) -> None:
         _check_mode(mode)
         self.allow_shells = allow_shells
         self.allow_networking = allow_networking
+        self.allow_file_writes = allow_file_writes
         self.mode = mode
         self.log_file = log_file
         self.name = name
@@ -278,6 +370,7 @@ class Sandbox:
             mode=self.mode,
             allow_shells=self.allow_shells,
             allow_networking=self.allow_networking,
+            allow_file_writes=self.allow_file_writes,
             log_file=self.log_file,
         )
         _notice(guard, f"calls to {label}")
@@ -286,7 +379,8 @@ class Sandbox:
     def __repr__(self) -> str:
         return (
             f"sandboxed(allow_shells={self.allow_shells!r}, allow_networking={self.allow_networking!r}, "
-            f"mode={self.mode!r}, log_file={self.log_file!r}, name={self.name!r})"
+            f"allow_file_writes={self.allow_file_writes!r}, mode={self.mode!r}, log_file={self.log_file!r}, "
+            f"name={self.name!r})"
         )
 
 
@@ -300,6 +394,7 @@ def sandboxed(
     *,
     allow_shells: bool = False,
     allow_networking: bool = False,
+    allow_file_writes: bool = False,
     mode: str = "kill",
     log_file: PathLike | None = None,
     name: str | None = None,
@@ -311,6 +406,7 @@ def sandboxed(
     *,
     allow_shells: bool = False,
     allow_networking: bool = False,
+    allow_file_writes: bool = False,
     mode: str = "kill",
     log_file: PathLike | None = None,
     name: str | None = None,
@@ -327,7 +423,9 @@ def sandboxed(
     wrapped function runs (C code included, and generators or coroutines
     while they run), every syscall on that thread, in threads it starts and in
     processes it forks is checked: shells unless ``allow_shells``, networking
-    unless ``allow_networking``. The rest of the program is not restricted.
+    unless ``allow_networking``, creating, writing, truncating, renaming or
+    removing files by name unless ``allow_file_writes`` (see
+    :func:`secure_import`). The rest of the program is not restricted.
 
     The guard is defined, and the supervisor attached, when the function is
     wrapped (at decoration time, which must not be inside a guarded call), so
@@ -336,7 +434,12 @@ def sandboxed(
     ``sandbox_<name>.log``): wrap once and reuse the wrapper.
     """
     sandbox = Sandbox(
-        allow_shells=allow_shells, allow_networking=allow_networking, mode=mode, log_file=log_file, name=name
+        allow_shells=allow_shells,
+        allow_networking=allow_networking,
+        allow_file_writes=allow_file_writes,
+        mode=mode,
+        log_file=log_file,
+        name=name,
     )
     if fn is not None:
         return sandbox(fn)

@@ -95,6 +95,7 @@ class Guard:
         mode: str,
         allow_shells: bool,
         allow_networking: bool,
+        allow_file_writes: bool = False,
         log_file: str,
     ) -> None:
         self.id = gid
@@ -102,6 +103,7 @@ class Guard:
         self.mode = mode
         self.allow_shells = allow_shells
         self.allow_networking = allow_networking
+        self.allow_file_writes = allow_file_writes
         self.log_file = log_file
         self.filename = synthetic_filename(gid, name)
         namespace: dict[str, Any] = {"__name__": "secimport._guarded", "__builtins__": builtins}
@@ -117,9 +119,13 @@ class Guard:
         self.bases: dict[type, type] = {}
 
     def describe(self) -> str:
-        shells = "allowed" if self.allow_shells else "denied"
-        networking = "allowed" if self.allow_networking else "denied"
-        return f"guard {self.id}, {self.mode} mode: shells {shells}, networking {networking}"
+        def said(allowed: bool) -> str:
+            return "allowed" if allowed else "denied"
+
+        return (
+            f"guard {self.id}, {self.mode} mode: shells {said(self.allow_shells)}, "
+            f"networking {said(self.allow_networking)}, file writes {said(self.allow_file_writes)}"
+        )
 
     def wrap(self, fn: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
         """A function that calls ``fn`` inside a frame of this guard."""

@@ -5,7 +5,7 @@ following this process (its threads, and the children it forks from then on),
 prints ``ready PID`` once attached, then takes commands on stdin, one per line,
 each answered by one line on stdout (``ok`` or ``error <message>``):
 
-    guard <id> <allow_shells 0|1> <allow_networking 0|1> <log-path>
+    guard <id> <allow_shells 0|1> <allow_networking 0|1> <allow_file_writes 0|1> <log-path>
     file <id> <co_filename>
     root <path>
 

@@ -13,6 +13,16 @@ from conftest import KILLED, Listener, run_python
 
 pytestmark = pytest.mark.usefixtures("root")
 
+# Reports name the right a syscall was judged as: a clone that starts a
+# process is `clone3:process` (a thread's is the plain `clone3`, allowed),
+# sockets and connections go by address family (`socket:inet`).
+#: Starting the process a shell runs in (os.system: clone3; clone or vfork on
+#: other builds).
+STARTS = "clone3:process|clone:process|vfork|fork"
+#: Starting a shell: the process, then the program.
+SHELL = f"{STARTS}|execve"
+NETWORK = "socket:inet|connect:inet"
+
 
 def assert_killed_block(log: str, syscalls: str) -> None:
     """The log has a KILLED block for one of ``syscalls`` (a regex), with a
@@ -27,13 +37,13 @@ def test_seed_pickle_example_is_killed_before_the_shell_runs(log: Path) -> None:
     assert "imported pickle" in r.stdout, r
     assert "Exploited!" not in r.stdout, r
     assert "survived" not in r.stdout, r
-    # os.system forks (clone/clone3/vfork) before it execs: that is stopped.
-    assert_killed_block(r.log, "clone3|clone|vfork|fork|execve")
+    # os.system starts a process (clone3/clone/vfork) before it execs: that is stopped.
+    assert_killed_block(r.log, SHELL)
     # The stack names the exploit's eval frame and the guarded pickle call.
     assert "<string>:1 in <module>" in r.log, r
     assert re.search(r"<secimport guard \d+: pickle>:\d+ in loads", r.log), r
     assert "seed_pickle.py" in r.log, r
-    assert "guard: denies shells and networking" in r.log, r
+    assert "guard: denies shells, networking and file writes" in r.log, r
     # The guard also reports on stderr, and we printed where the log is.
     assert f"violations are logged to {log}" in r.stderr, r
     assert "VIOLATION (KILLED)" in r.stderr, r
@@ -47,14 +57,14 @@ def test_seed_pickle_example_default_log_location() -> None:
     assert "Exploited!" not in r.stdout, r
     assert f"violations are logged to {default}" in r.stderr, r
     assert default.stat().st_size > before, r
-    assert_killed_block(default.read_text()[before:], "clone3|clone|vfork|fork|execve")
+    assert_killed_block(default.read_text()[before:], SHELL)
 
 
 def test_seed_pickle_example_under_python_O(log: Path) -> None:
     r = run_python(["seed_pickle.py", str(log)], python_flags=["-O"], log=log)
     assert r.returncode == KILLED, r
     assert "Exploited!" not in r.stdout, r
-    assert_killed_block(r.log, "clone3|clone|vfork|fork|execve")
+    assert_killed_block(r.log, SHELL)
 
 
 @pytest.mark.parametrize("flags", [[], ["-OO"]])
@@ -82,7 +92,7 @@ def test_log_mode_reports_and_continues(tmp_path: Path, log: Path) -> None:
     assert marker.exists(), r  # log mode lets it happen...
     assert "loads returned 0" in r.stdout, r
     # ...and says so, with names and the stack.
-    assert re.search(r"VIOLATION \(LOGGED\) (clone3|clone|vfork|fork) by pid", r.log), r
+    assert re.search(rf"VIOLATION \(LOGGED\) ({STARTS}) by pid", r.log), r
     assert re.search(r"VIOLATION \(LOGGED\) execve by pid", r.log), r
     assert re.search(r"<secimport guard \d+: pickle>:\d+ in loads", r.log), r
 
@@ -94,7 +104,7 @@ def test_networking_denied_in_module_main_program_still_connects(listener: Liste
     assert "module connected" not in r.stdout, r
     # The module's socket() was stopped at entry: only the main program connected.
     assert listener.accepted() == 1, r
-    assert_killed_block(r.log, "socket|connect")
+    assert_killed_block(r.log, NETWORK)
     assert "netmod.py" in r.log and "in connect" in r.log, r
 
 
@@ -103,8 +113,8 @@ def test_networking_log_mode_reports_and_continues(listener: Listener, log: Path
     assert r.returncode == 0, r
     assert "module connected" in r.stdout and "main connected again" in r.stdout, r
     assert listener.accepted() == 3, r
-    assert re.search(r"VIOLATION \(LOGGED\) socket by pid", r.log), r
-    assert re.search(r"VIOLATION \(LOGGED\) connect by pid", r.log), r
+    assert re.search(r"VIOLATION \(LOGGED\) socket:inet by pid", r.log), r
+    assert re.search(r"VIOLATION \(LOGGED\) connect:inet by pid", r.log), r
     assert "(KILLED)" not in r.log, r
 
 
@@ -116,7 +126,7 @@ def test_thread_started_by_guarded_module_inherits_the_guard(tmp_path: Path, lis
     assert "thread finished" not in r.stdout, r
     assert not marker.exists(), r
     assert listener.accepted() == 1, r
-    assert_killed_block(r.log, "socket|connect")
+    assert_killed_block(r.log, NETWORK)
     # The thread's own stack has no netmod frame: it was judged by inheritance.
     assert "connect_from_main_code" in r.log, r
 
@@ -128,7 +138,7 @@ def test_child_process_forked_by_guarded_module_is_judged(tmp_path: Path, listen
     assert child, r  # fork itself was allowed (allow_shells=True)
     assert not marker.exists(), r
     assert listener.accepted() == 1, r
-    assert_killed_block(r.log, "socket|connect")
+    assert_killed_block(r.log, NETWORK)
     assert f"by pid {child.group(1)} " in r.log, r
     assert "connect_in_child" in r.log and "fork_and_call" in r.log, r
     # Kill mode kills the whole tree: the parent too, at its next syscall
@@ -152,7 +162,7 @@ def test_sandboxed_checkpoint_loading(tmp_path: Path, log: Path, form: str) -> N
     assert r.returncode == KILLED, r
     assert "loaded the malicious checkpoint" not in r.stdout, r
     assert not marker.exists(), r
-    assert_killed_block(r.log, "clone3|clone|vfork|fork|execve")
+    assert_killed_block(r.log, SHELL)
     name = "load_checkpoint" if form == "decorator" else "load"
     assert re.search(rf"<secimport guard \d+: [^>]*{name}>:\d+ in [^\n]*{name}", r.log), r
 
@@ -163,7 +173,7 @@ def test_sandboxed_generator_stays_guarded_while_it_runs(tmp_path: Path, log: Pa
     assert r.returncode == KILLED, r
     assert "first" in r.stdout and "second" not in r.stdout, r
     assert not marker.exists(), r
-    assert_killed_block(r.log, "clone3|clone|vfork|fork|execve")
+    assert_killed_block(r.log, SHELL)
 
 
 def test_benign_use_exits_normally(listener: Listener, log: Path) -> None:
@@ -228,7 +238,7 @@ def test_forked_child_defines_its_own_guards(log: Path) -> None:
     assert r.returncode == 0, r
     assert r.stdout.splitlines() == ["child killed by signal 9", 'parent {"alive": true}'], r
     assert "child exploited" not in r.stdout, r
-    assert_killed_block(r.log, "clone3|clone|vfork|fork|execve")
+    assert_killed_block(r.log, SHELL)
 
 
 @pytest.mark.parametrize("form", ["subclass", "torch", "plain"])
@@ -244,7 +254,7 @@ def test_classes_derived_from_a_guarded_class_are_guarded(tmp_path: Path, log: P
     assert r.returncode == KILLED, r
     assert not marker.exists(), r
     assert "malicious load returned" not in r.stdout, r
-    assert_killed_block(r.log, "clone3|clone|vfork|fork|execve")
+    assert_killed_block(r.log, SHELL)
     # The guard's frame is the inherited C method's wrapper.
     assert re.search(r"<secimport guard \d+: pickle>:\d+ in Unpickler\.load", r.log), r
     if form == "subclass":
@@ -258,7 +268,7 @@ def test_derived_class_in_log_mode_reports_and_continues(tmp_path: Path, log: Pa
     assert r.returncode == 0, r
     assert marker.exists(), r
     assert "malicious load returned 0" in r.stdout, r
-    assert re.search(r"VIOLATION \(LOGGED\) (clone3|clone|vfork|fork) by pid", r.log), r
+    assert re.search(rf"VIOLATION \(LOGGED\) ({STARTS}) by pid", r.log), r
     assert re.search(r"<secimport guard \d+: pickle>:\d+ in Unpickler\.load", r.log), r
     # The main program's own `true` (before) was not reported.
     assert r.log.count("VIOLATION") == r.log.count("in Unpickler.load"), r
@@ -288,7 +298,7 @@ def test_guarded_code_cannot_loosen_its_guard(tmp_path: Path, log: Path, mode: s
         # Log mode lets it run, and reports the command it ran.
         assert r.returncode == 0, r
         assert r.stdout.count("loosen: refused") == 5, r
-        assert re.search(r"VIOLATION \(LOGGED\) (clone3|clone|vfork|fork) by pid", r.log), r
+        assert re.search(rf"VIOLATION \(LOGGED\) ({STARTS}) by pid", r.log), r
         assert re.search(r"VIOLATION \(LOGGED\) execve by pid", r.log), r
     # Its reports still go to its own log, not to /dev/null or /tmp/x.log.
     assert "<string>" in r.log, r
@@ -303,18 +313,167 @@ json = secimport.secure_import("json", log_file={str(log)!r})
 decoder = secimport.secure_import("json.decoder", log_file={str(log)!r})
 print(decoder.JSONDecoder().decode("[1]"), flush=True)
 again = secimport.secure_import("json", log_file={str(log)!r})
-try:
-    secimport.secure_import("json.decoder", allow_networking=True, log_file={str(log)!r})
-except secimport.SecimportError as e:
-    print("refused:", e, flush=True)
-else:
-    print("accepted a looser guard", flush=True)
+for looser in [dict(allow_networking=True), dict(allow_file_writes=True)]:
+    try:
+        secimport.secure_import("json.decoder", log_file={str(log)!r}, **looser)
+    except secimport.SecimportError as e:
+        print("refused:", e, flush=True)
+    else:
+        print("accepted a looser guard", flush=True)
 print(json.dumps(again.loads("[2]")), flush=True)
 """
     r = run_python(["-c", code])
     assert r.returncode == 0, r
     lines = r.stdout.splitlines()
     assert lines[0] == "[1]" and lines[-1] == "[2]", r
-    assert "refused:" in r.stdout and "accepted a looser guard" not in r.stdout, r
+    assert sum(line.startswith("refused:") for line in lines) == 2, r
+    assert "accepted a looser guard" not in r.stdout, r
+    assert "it denies shells and file writes" in r.stdout, r  # allow_networking=True
+    assert "it denies shells and networking" in r.stdout, r  # allow_file_writes=True
     assert "already judged by guard" in r.stdout and "can only get stricter" in r.stdout, r
     assert "decoder.py" in r.stdout, r
+
+
+# -- file writes ----------------------------------------------------------
+
+#: What each file_writes.py payload is reported as (the right's name).
+FILE_WRITE_SYSCALLS = {
+    "open": "openat:write|open:write",
+    "filehandler": "openat:write|open:write",
+    "rename": "rename|renameat|renameat2",
+    "unlink": "unlink|unlinkat",
+    "rmtree": "unlink|unlinkat|rmdir",
+    "py_compile": "mkdir:pycache|mkdirat:pycache|openat:pycache|mkdir|mkdirat|openat:write",
+}
+
+
+def file_write_target(tmp_path: Path, what: str) -> Path:
+    """What the payload works on, as it is before the payload runs."""
+    target = tmp_path / "target"
+    if what in ("rename", "unlink"):
+        target.write_text("original")
+    elif what == "rmtree":
+        target.mkdir()
+        for name in ("a", "b", "c"):
+            (target / name).write_text(name)
+    elif what == "py_compile":
+        target = tmp_path / "compiled.py"
+        target.write_text("X = 1\n")
+    return target
+
+
+@pytest.mark.parametrize("what", sorted(FILE_WRITE_SYSCALLS))
+def test_file_writes_are_killed_by_default(tmp_path: Path, log: Path, what: str) -> None:
+    """A pickle payload that creates, renames or removes a file under
+    secure_import("pickle") (default: allow_file_writes=False) is killed at
+    its first such syscall, with a report naming it."""
+    target = file_write_target(tmp_path, what)
+    r = run_python(["file_writes.py", what, str(target), str(log), "kill"], log=log)
+    assert r.returncode == KILLED, r
+    assert "guard made" in r.stdout, r
+    assert f"done: {what}" not in r.stdout and "loads returned" not in r.stdout, r
+    assert_killed_block(r.log, FILE_WRITE_SYSCALLS[what])
+    assert r.log.count("VIOLATION") == 1, r
+    assert re.search(r"<secimport guard \d+: pickle>:\d+ in loads", r.log), r
+    assert "guard: denies shells, networking and file writes" in r.log, r
+    # What really happens: the kill is SIGKILL sent at the syscall's entry,
+    # which the kernel acts on when the syscall returns to user space. The
+    # denied syscall itself is not prevented: it completes, and nothing after
+    # it runs (the next syscall, the next Python line). So the first change
+    # to the file system happens; what it was meant to lead to does not.
+    # (If the engine ever stops these syscalls before they act, these
+    # assertions fail: update them, and the README's "kill mode" paragraph.)
+    if what in ("open", "filehandler"):
+        # openat(O_CREAT) completed: the file exists, empty. Its contents
+        # were never written, and the opening line never returned to Python.
+        assert target.exists() and target.read_text() == "", r
+        assert "opened" not in r.stdout, r
+    elif what == "rename":
+        # rename(2) completed.
+        assert not target.exists() and (tmp_path / "target.moved").read_text() == "original", r
+    elif what == "unlink":
+        # unlink(2) completed.
+        assert not target.exists(), r
+    elif what == "rmtree":
+        # The first unlinkat completed; the rest of the tree is still there.
+        assert target.is_dir(), r
+        assert len(list(target.iterdir())) == 2, r
+    elif what == "py_compile":
+        # Killed at the mkdir of __pycache__ (which completed): no bytecode.
+        assert not list(tmp_path.rglob("*.pyc")), r
+
+
+@pytest.mark.parametrize("what", ["open", "rename", "unlink"])
+def test_file_writes_log_mode_reports_and_continues(tmp_path: Path, log: Path, what: str) -> None:
+    target = file_write_target(tmp_path, what)
+    r = run_python(["file_writes.py", what, str(target), str(log), "log"], log=log)
+    assert r.returncode == 0, r
+    assert f"done: {what}" in r.stdout and "loads returned" in r.stdout, r
+    assert re.search(rf"VIOLATION \(LOGGED\) ({FILE_WRITE_SYSCALLS[what]}) by pid", r.log), r
+    assert "(KILLED)" not in r.log, r
+    if what == "open":
+        assert target.read_text() == "payload", r
+    else:
+        assert not target.exists(), r
+
+
+@pytest.mark.parametrize("what", sorted(FILE_WRITE_SYSCALLS))
+def test_allow_file_writes_lets_them_run(tmp_path: Path, log: Path, what: str) -> None:
+    target = file_write_target(tmp_path, what)
+    r = run_python(["file_writes.py", what, str(target), str(log), "kill", "allow"], log=log)
+    assert r.returncode == 0, r
+    assert f"done: {what}" in r.stdout and "loads returned" in r.stdout, r
+    assert "file writes allowed" in r.stderr, r
+    assert "VIOLATION" not in r.stderr and not r.log, r
+    if what == "open":
+        assert target.read_text() == "payload", r
+    elif what == "filehandler":
+        assert target.read_text() == "payload\n", r
+    elif what == "rename":
+        assert (tmp_path / "target.moved").read_text() == "original", r
+    elif what == "py_compile":
+        assert list(tmp_path.rglob("compiled.*.pyc")), r
+    else:
+        assert not target.exists(), r
+
+
+def test_guarded_code_that_only_reads_files_runs(tmp_path: Path, log: Path) -> None:
+    """Opening files to read them, listing and stat-ing them, and writing to
+    descriptors opened before (stdout, a file passed in) are not file writes."""
+    r = run_python(["file_reads.py", str(tmp_path), str(log)], log=log)
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == [
+        "json.load {'weights': [1, 2, 3]}",
+        'loaded {"weights": [1, 2, 3]}',
+        "sum 6",
+        "main program wrote after.txt",
+    ], r
+    assert (tmp_path / "out.txt").read_text() == "['data.json', 'out.txt'] 22 b'{'\n", r
+    assert "VIOLATION" not in r.stderr and not r.log, r
+    assert r.stderr.count("file writes denied") == 2, r
+
+
+@pytest.mark.parametrize("mode", ["kill", "log"])
+def test_imports_under_a_guard_with_a_cold_bytecode_cache(tmp_path: Path, log: Path, mode: str) -> None:
+    """Modules with no __pycache__ yet, imported under guards that deny file
+    writes (by secure_import itself, by a guarded call, by a pickle naming a
+    class, by a thread started under a guard): the import system's own
+    bytecode writes (mkdir __pycache__, openat(O_WRONLY|O_CREAT), rename) are
+    skipped rather than reported, and the modules work. A module imported
+    outside the guards afterwards is cached as usual."""
+    r = run_python(
+        ["cold_import.py", str(tmp_path), str(log), mode],
+        env={"PYTHONDONTWRITEBYTECODE": None},
+        log=log,
+    )
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == [
+        "dont_write_bytecode False",
+        "coldmod.f() 41",
+        "loads ['made', 'made']",
+        "thread ['thread']",
+        "coldafter True",
+    ], r
+    assert "VIOLATION" not in r.stderr and not r.log, r
+    cached = sorted(p.name.split(".")[0] for p in tmp_path.rglob("*.pyc"))
+    assert cached == ["coldafter"], r

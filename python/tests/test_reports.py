@@ -81,8 +81,9 @@ def shell_or_net(i: int) -> str:
 
 
 def syscall(i: int) -> str:
-    # os.system starts the shell with clone3 (clone/vfork on other builds).
-    return "(clone3|clone|vfork)" if shell_or_net(i) == "SHELL" else "socket"
+    # os.system starts the shell with clone3 (clone/vfork on other builds);
+    # reports name the right: a clone that starts a process, a socket by family.
+    return "(clone3:process|clone:process|vfork)" if shell_or_net(i) == "SHELL" else "socket:inet"
 
 
 def test_every_kill_is_reported(tmp_path: Path) -> None:
@@ -96,7 +97,7 @@ def test_a_denial_just_before_exit_is_reported(tmp_path: Path) -> None:
     """Log mode: the process makes a denied socket() and exits at once
     (os._exit); the report still reaches the log."""
     results = run_many(tmp_path, 30, lambda i, log: ["NET", "log", str(log)])
-    check(results, "LOGGED", {0}, lambda i: "socket")
+    check(results, "LOGGED", {0}, lambda i: "socket:inet")
 
 
 def test_reports_survive_a_second_supervisor(tmp_path: Path) -> None:
@@ -118,7 +119,7 @@ def test_reports_survive_a_second_supervisor(tmp_path: Path) -> None:
         {KILLED},
         syscall,
     )
-    check([(i, t, r) for i, t, r in results if i % 2 == 1], "LOGGED", {0}, lambda i: "socket")
+    check([(i, t, r) for i, t, r in results if i % 2 == 1], "LOGGED", {0}, lambda i: "socket:inet")
     for _, _, r in results:
         other = r.log_path.with_suffix(".other") if r.log_path else None
         assert other is None or not other.exists() or "VIOLATION" not in other.read_text(), r
@@ -131,7 +132,7 @@ def test_a_child_killed_as_its_parent_exits_is_reported(tmp_path: Path) -> None:
     (The parent's exit_group may come after the kill: then it is killed too,
     as the rest of the tree is.)"""
     results = run_many(tmp_path, 20, lambda i, log: ["CHILD", "kill", str(log)])
-    check(results, "KILLED", {0, KILLED}, lambda i: "socket")
+    check(results, "KILLED", {0, KILLED}, lambda i: "socket:inet")
 
 
 def test_a_logged_denial_just_before_a_kill_by_another_mode_is_reported(tmp_path: Path) -> None:

@@ -27,6 +27,8 @@ pub struct Installed {
     pub modules: BTreeMap<u32, (String, String)>,
     /// Python files looked at under the import roots.
     pub files_scanned: usize,
+    /// Module id -> program path, for `spec.programs` entries that exist.
+    pub programs: BTreeMap<u32, String>,
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -145,12 +147,57 @@ pub fn install(
             )));
         }
         sandbox.register_file(&file, next)?;
-        sandbox.set_rule(next, &allow)?;
+        let restricted = match compiled.arguments_for(key) {
+            Some(arguments) => install_arguments(sandbox, next, arguments)?,
+            None => 0,
+        };
+        sandbox.set_rule_restricted(next, &allow, 0, restricted)?;
         installed.modules.insert(next, (name, key.to_string()));
         next += 1;
     }
+    // Programs that are not Python, each judged by its own list.
+    for (path, allow) in &compiled.programs {
+        if installed.modules.len() + installed.programs.len() >= MAX_REGISTERED {
+            return Err(EngineError::Policy(format!(
+                "the policy names more than {MAX_REGISTERED} files and programs; narrow it"
+            )));
+        }
+        if sandbox.add_program(Path::new(path), next)? {
+            sandbox.set_rule_with_flags(next, allow, crate::sandbox::RULE_PROGRAM)?;
+            installed.programs.insert(next, path.clone());
+            next += 1;
+        }
+    }
     sandbox.set_next_dynamic_module(next);
     Ok(installed)
+}
+
+/// Loads a module's argument patterns into the kernel; returns the bits of
+/// the kinds it restricts.
+fn install_arguments(
+    sandbox: &Sandbox,
+    id: u32,
+    arguments: &secimport_policy::arguments::Arguments,
+) -> Result<u32, EngineError> {
+    let mut restricted = 0;
+    let kind = |name| crate::sandbox::value_kind_number(name).expect("a kernel value kind");
+    for (name, paths) in [("exec", &arguments.exec), ("write", &arguments.write)] {
+        if let Some(paths) = paths {
+            restricted |= 1 << kind(name);
+            for p in paths {
+                sandbox.add_path_pattern(id, kind(name), p)?;
+            }
+        }
+    }
+    for (name, addrs) in [("connect", &arguments.connect), ("bind", &arguments.bind)] {
+        if let Some(addrs) = addrs {
+            restricted |= 1 << kind(name);
+            for a in addrs {
+                sandbox.add_addr_pattern(id, kind(name), a)?;
+            }
+        }
+    }
+    Ok(restricted)
 }
 
 #[cfg(test)]

@@ -31,6 +31,9 @@ unsafe impl plain::Plain for types::si_filename_key {}
 unsafe impl plain::Plain for types::si_module_rule {}
 unsafe impl plain::Plain for types::si_pyconf {}
 unsafe impl plain::Plain for types::si_exe_key {}
+unsafe impl plain::Plain for types::si_value_event {}
+unsafe impl plain::Plain for types::si_path_key {}
+unsafe impl plain::Plain for types::si_addr_key {}
 unsafe impl plain::Plain for types::si_resume_event {}
 unsafe impl plain::Plain for types::si_report_key {}
 unsafe impl plain::Plain for types::si_report_val {}
@@ -62,10 +65,13 @@ pub mod reason {
     pub const INHERITED: u32 = R::REASON_INHERITED.0;
     pub const FRAMELESS: u32 = R::REASON_FRAMELESS.0;
     pub const STARTUP: u32 = R::REASON_STARTUP.0;
+    pub const VALUE: u32 = R::REASON_VALUE.0;
 }
 
 /// Rule flags (`enum si_rule_flags`): a guard's module.
 pub const RULE_GUARD: u32 = types::si_rule_flags::RULE_GUARD.0;
+/// A program's rule (`spec.programs`): its own list decides, `base` does not apply.
+pub const RULE_PROGRAM: u32 = types::si_rule_flags::RULE_PROGRAM.0;
 
 /// Limits of the kernel side's reporting in log mode (`enum si_limit`).
 pub mod limit {
@@ -226,6 +232,80 @@ pub struct RawFrame {
     pub linetable: Vec<u8>,
 }
 
+/// One argument value of a syscall, as the kernel read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Value {
+    /// `exec`, `write`, `connect` or `bind`.
+    pub kind: &'static str,
+    /// The value as traces and reports write it: an absolute path
+    /// (`<unresolved>` when it could not be read or built), or for
+    /// addresses `inet:1.2.3.4:80`, `inet:[::1]:8080`, `unix:/path`,
+    /// `unix:@name`, `other`.
+    pub text: String,
+    /// The path has `.`/`..` components or `//`: only exact patterns match it.
+    pub abnormal: bool,
+}
+
+/// The text of a value-kind enum as policies name it.
+fn value_kind_name(kind: u8) -> Option<&'static str> {
+    use types::si_value_kind as K;
+    Some(match u32::from(kind) {
+        k if k == K::VALUE_EXEC.0 => "exec",
+        k if k == K::VALUE_WRITE.0 => "write",
+        k if k == K::VALUE_CONNECT.0 => "connect",
+        k if k == K::VALUE_BIND.0 => "bind",
+        _ => return None,
+    })
+}
+
+/// The kernel's value-kind number for a policy's kind name.
+pub fn value_kind_number(kind: &str) -> Option<u32> {
+    use types::si_value_kind as K;
+    Some(match kind {
+        "exec" => K::VALUE_EXEC.0,
+        "write" => K::VALUE_WRITE.0,
+        "connect" => K::VALUE_CONNECT.0,
+        "bind" => K::VALUE_BIND.0,
+        _ => return None,
+    })
+}
+
+const AF_UNIX: u8 = libc::AF_UNIX as u8;
+const AF_INET: u8 = libc::AF_INET as u8;
+const AF_INET6: u8 = libc::AF_INET6 as u8;
+
+fn decode_value(v: &types::si_value) -> Option<Value> {
+    use types::si_value_flags as F;
+    let kind = value_kind_name(v.kind)?;
+    let path = cstr(&i8s(&v.s));
+    let unresolved = v.flags & F::VALUE_UNRESOLVED.0 != 0;
+    let text = match (kind, v.family) {
+        ("connect" | "bind", AF_INET) if !unresolved => {
+            let ip = std::net::Ipv4Addr::new(v.addr[0], v.addr[1], v.addr[2], v.addr[3]);
+            format!("inet:{ip}:{}", v.port)
+        }
+        ("connect" | "bind", AF_INET6) if !unresolved => {
+            format!("inet:[{}]:{}", std::net::Ipv6Addr::from(v.addr), v.port)
+        }
+        ("connect" | "bind", AF_UNIX) if !unresolved => format!("unix:{path}"),
+        ("connect" | "bind", _) => "other".to_string(),
+        _ if unresolved => "<unresolved>".to_string(),
+        _ => path,
+    };
+    Some(Value {
+        kind,
+        text,
+        abnormal: v.flags & F::VALUE_ABNORMAL.0 != 0,
+    })
+}
+
+fn decode_values(values: &[types::si_value], n: u32) -> Vec<Value> {
+    values[..(n as usize).min(values.len())]
+        .iter()
+        .filter_map(decode_value)
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     pub pid: u32,
@@ -243,6 +323,9 @@ pub struct Violation {
     pub denied: Vec<u32>,
     /// Modules the thread inherited from its creator.
     pub inherited: Vec<u32>,
+    /// The syscall's argument values (programs, paths, addresses), if its
+    /// right carries some.
+    pub values: Vec<Value>,
     pub frames: Vec<RawFrame>,
 }
 
@@ -259,6 +342,10 @@ pub enum Event {
         comm: String,
         filename: String,
         python: bool,
+        /// Not Python: the module id its syscalls are charged to and judged
+        /// by (its program's, see [`Sandbox::add_program`]), or
+        /// [`module_id::NON_PYTHON`].
+        program: u32,
     },
     PythonReady {
         pid: u32,
@@ -278,6 +365,14 @@ pub enum Event {
         comm: String,
         ts_ns: u64,
         nr: u32,
+    },
+    /// Trace mode: the argument values of a syscall of right `nr` and every
+    /// module (kernel id) charged with it.
+    Values {
+        pid: u32,
+        nr: u32,
+        values: Vec<Value>,
+        modules: Vec<u32>,
     },
 }
 
@@ -310,6 +405,7 @@ fn decode(data: &[u8]) -> Option<Event> {
                     comm,
                     filename: cstr(&i8s(&e.filename)),
                     python: e.kind == Kind::PROC_PYTHON,
+                    program: e.program,
                 },
                 Ev::EV_EXIT => Event::Exit {
                     pid: hdr.pid,
@@ -329,6 +425,16 @@ fn decode(data: &[u8]) -> Option<Event> {
                 comm,
                 ts_ns: hdr.ts_ns,
                 nr: e.nr,
+            })
+        }
+        Ev::EV_VALUE => {
+            let mut e = types::si_value_event::default();
+            plain::copy_from_bytes(&mut e, data).ok()?;
+            Some(Event::Values {
+                pid: hdr.pid,
+                nr: e.nr,
+                values: decode_values(&e.values, e.nvalues),
+                modules: e.mods[..(e.nmods as usize).min(e.mods.len())].to_vec(),
             })
         }
         Ev::EV_VIOLATION => {
@@ -365,6 +471,7 @@ fn decode(data: &[u8]) -> Option<Event> {
                 reasons: e.reasons,
                 denied: e.denied[..(e.ndenied as usize).min(e.denied.len())].to_vec(),
                 inherited: e.inherited[..(e.ninherited as usize).min(e.inherited.len())].to_vec(),
+                values: decode_values(&e.values, e.nvalues),
                 frames,
             })))
         }
@@ -591,13 +698,18 @@ impl Sandbox {
         self.set_rule(module_id::BASE, base)?;
         self.set_rule(module_id::STARTUP, startup)?;
         self.set_rule(module_id::FRAMELESS, frameless)?;
-        let any: secimport_policy::policy::Bitmap = std::array::from_fn(|i| base[i] & startup[i] & frameless[i]);
+        let any: secimport_policy::policy::Bitmap =
+            std::array::from_fn(|i| base[i] & startup[i] & frameless[i]);
         self.set_rule(module_id::ANY_STACK, &any)
     }
 
     /// Sets what module `id` may do (run modes). `allow` is a 512-bit
     /// bitmap indexed by syscall number.
-    pub fn set_rule(&self, id: u32, allow: &secimport_policy::policy::Bitmap) -> Result<(), EngineError> {
+    pub fn set_rule(
+        &self,
+        id: u32,
+        allow: &secimport_policy::policy::Bitmap,
+    ) -> Result<(), EngineError> {
         self.set_rule_with_flags(id, allow, 0)
     }
 
@@ -608,16 +720,151 @@ impl Sandbox {
         allow: &secimport_policy::policy::Bitmap,
         flags: u32,
     ) -> Result<(), EngineError> {
+        self.set_rule_restricted(id, allow, flags, 0)
+    }
+
+    /// [`Sandbox::set_rule_with_flags`] where `restricted` has bit
+    /// `1 << kind` set for each value kind ([`value_kind_number`]) whose
+    /// values must match the module's patterns ([`Sandbox::add_path_pattern`],
+    /// [`Sandbox::add_addr_pattern`]).
+    pub fn set_rule_restricted(
+        &self,
+        id: u32,
+        allow: &secimport_policy::policy::Bitmap,
+        flags: u32,
+        restricted: u32,
+    ) -> Result<(), EngineError> {
         let rule = types::si_module_rule {
             allow: *allow,
             present: 1,
             flags,
+            restricted,
+            pad: 0,
         };
         self.skel
             .maps
             .rules
             .update(&id.to_ne_bytes(), bytes_of(&rule), MapFlags::ANY)
             .map_err(bpf_err("loading the policy into the kernel"))
+    }
+
+    /// A path pattern of module `id` for values of `kind`: `Exact(path)`,
+    /// `Children(dir/)`, `Tree(dir/)` (directories with their trailing `/`).
+    pub fn add_path_pattern(
+        &self,
+        id: u32,
+        kind: u32,
+        pattern: &secimport_policy::arguments::PathPattern,
+    ) -> Result<(), EngineError> {
+        use secimport_policy::arguments::PathPattern as P;
+        use types::si_path_pattern as T;
+        let (text, kind_of_pattern) = match pattern {
+            P::Exact(p) => (p.as_str(), T::PATTERN_EXACT.0),
+            P::Children(d) => (d.as_str(), T::PATTERN_CHILDREN.0),
+            P::Tree(d) => (d.as_str(), T::PATTERN_TREE.0),
+        };
+        self.add_path_key(id, kind, kind_of_pattern, text)
+    }
+
+    fn add_path_key(
+        &self,
+        id: u32,
+        kind: u32,
+        pattern: u32,
+        text: &str,
+    ) -> Result<(), EngineError> {
+        let mut key = types::si_path_key {
+            module: id,
+            kind: kind as u16,
+            pattern: pattern as u16,
+            ..Default::default()
+        };
+        let bytes = text.as_bytes();
+        if bytes.len() >= key.s.len() {
+            return Err(EngineError::Policy(format!(
+                "the path pattern {text:?} is longer than the kernel side holds ({} bytes)",
+                key.s.len() - 1
+            )));
+        }
+        for (d, &b) in key.s.iter_mut().zip(bytes) {
+            *d = b as i8;
+        }
+        self.skel
+            .maps
+            .paths
+            .update(bytes_of(&key), &[1u8], MapFlags::ANY)
+            .map_err(bpf_err(
+                "loading the policy's path patterns into the kernel",
+            ))
+    }
+
+    /// An address pattern of module `id` for values of `kind` (connect or
+    /// bind).
+    pub fn add_addr_pattern(
+        &self,
+        id: u32,
+        kind: u32,
+        pattern: &secimport_policy::arguments::AddrPattern,
+    ) -> Result<(), EngineError> {
+        use secimport_policy::arguments::AddrPattern as A;
+        match pattern {
+            A::Unix(p) => self.add_path_pattern(id, kind, p),
+            A::Abstract(name) => self.add_path_key(
+                id,
+                kind,
+                types::si_path_pattern::PATTERN_EXACT.0,
+                &format!("@{name}"),
+            ),
+            A::Inet { addr, prefix, port } => {
+                let (family, bytes, bits) = match addr {
+                    std::net::IpAddr::V4(a) => {
+                        let mut b = [0u8; 16];
+                        b[..4].copy_from_slice(&a.octets());
+                        (AF_INET, b, 32)
+                    }
+                    std::net::IpAddr::V6(a) => (AF_INET6, a.octets(), 128),
+                };
+                let key = types::si_addr_key {
+                    prefixlen: types::si_addr_key_bits::ADDR_KEY_FIXED_BITS.0
+                        + u32::from((*prefix).min(bits)),
+                    module: id,
+                    kind: kind as u8,
+                    family,
+                    any_port: u8::from(port.is_none()),
+                    pad: 0,
+                    port: port.unwrap_or(0),
+                    addr: bytes,
+                };
+                self.skel
+                    .maps
+                    .addrs
+                    .update(bytes_of(&key), &[1u8], MapFlags::ANY)
+                    .map_err(bpf_err(
+                        "loading the policy's address patterns into the kernel",
+                    ))
+            }
+        }
+    }
+
+    /// Judges the processes running the program `exe` (by identity: its
+    /// device and inode, symlinks resolved) by rule `id` alone, which
+    /// [`Sandbox::set_rule_with_flags`] sets with [`RULE_PROGRAM`]. Returns
+    /// false if `exe` does not exist (nothing to judge).
+    pub fn add_program(&self, exe: &std::path::Path, id: u32) -> Result<bool, EngineError> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(exe) else {
+            return Ok(false);
+        };
+        let key = types::si_exe_key {
+            dev: kernel_dev(meta.dev()),
+            ino: meta.ino(),
+        };
+        self.skel
+            .maps
+            .programs
+            .update(bytes_of(&key), &id.to_ne_bytes(), MapFlags::ANY)
+            .map_err(bpf_err("loading the policy's programs into the kernel"))?;
+        Ok(true)
     }
 
     /// Pre-assigns module id `id` to the source file `filename` (a

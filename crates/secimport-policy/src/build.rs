@@ -12,7 +12,9 @@
 //!   ([`IMPORT_MACHINERY`]), granted to every module (the interpreter itself
 //!   reads and stats files, lists directories, maps native code, ...),
 //!   without the dangerous rights;
-//! - `children` = what the non-Python processes of the tree did;
+//! - `programs` = what each non-Python program of the tree did (by path),
+//!   `children` = what the others did (an older trace's bucket, programs
+//!   run from random temporary paths);
 //! - `modules` = each traced module -> the syscalls made while it was on the
 //!   stack or inherited by the thread (counts dropped);
 //! - unless `exact`, every set is widened by [`crate::groups`]: a module seen
@@ -23,7 +25,17 @@
 //!   never match again; `omissions` names it;
 //! - optionally, packages whose modules all did the same are merged into one
 //!   `pkg.*` entry, which also covers modules of the package the trace did not
-//!   see.
+//!   see;
+//! - `arguments` = for each module entry whose rights carry values (see
+//!   [`crate::arguments::kind_of`]), the values the trace saw, generalized
+//!   ([`generalize_path`], [`generalize_address`]): a program it executed by
+//!   its exact path; a path it wrote by its directory (`/srv/out/*`,
+//!   `/app/__pycache__/*`), or the whole temporary root it lies under
+//!   (`/tmp/**`); a loopback or unspecified address with any port, another
+//!   address exactly. A kind whose rights it used but for which the trace
+//!   has no value (an older trace) is left unrestricted; a `pkg.*` entry
+//!   gets the union of its modules' values. [`omissions`] names what gives
+//!   no pattern.
 //!
 //! The fixed harmless set is never listed in the shared sets (it is allowed whatever the stack; `trace`
 //! does not even record it).
@@ -32,10 +44,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::arguments::{AddrPattern, AddrValue, Arguments, Kind, PathPattern};
 use crate::policy::{
     GeneratedFrom, Metadata, Mode, ModulePattern, Policy, Spec, Syscall, SyscallSet, UnknownRule,
 };
-use crate::trace::{SyscallCounts, Trace};
+use crate::trace::{ModuleTrace, SyscallCounts, Trace};
 
 /// How to build a policy from a trace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,6 +66,10 @@ pub struct BuildOptions {
     /// [`crate::groups`] (`build --exact`).
     pub exact: bool,
 }
+
+/// Plain syscalls the import system makes when it writes a compiled module
+/// (besides its classes of [`crate::rights`]): always in `base`.
+pub const IMPORT_WRITES: &[&str] = &["write"];
 
 /// The modules of the import system itself: every import runs them, so what
 /// they do (list directories, stat and read sources, check for a terminal)
@@ -90,19 +107,49 @@ pub fn build(trace: &Trace, opts: &BuildOptions) -> Policy {
         .map(|(name, module)| (name.as_str(), general(syscall_set(&module.syscalls))))
         .collect();
     let mut base = shared_set(&trace.buckets.startup);
+    // Writing compiled modules is what any import may do when the cache is
+    // cold, whether or not the traced run found it warm: the import
+    // system's classes (`openat:pycache`, `mkdir:pycache`, ...) and the
+    // `write` of the data to the file it opened.
+    base.extend(
+        crate::rights::classes()
+            .filter(|c| c.kind == crate::rights::ClassKind::Import)
+            .filter_map(|c| Syscall::from_number(c.right))
+            .chain(IMPORT_WRITES.iter().filter_map(|n| Syscall::parse(n))),
+    );
     for name in IMPORT_MACHINERY {
         if let Some(module) = trace.modules.get(*name) {
             base.extend(shared_set(&module.syscalls));
         }
     }
-    let modules = if opts.group_packages {
-        group_packages(&modules)
+    let keys = if opts.group_packages {
+        group_keys(&modules)
     } else {
         modules
-            .into_iter()
-            .filter_map(|(name, set)| Some((exact(name)?, set)))
+            .keys()
+            .filter_map(|&name| Some((name, exact(name)?)))
             .collect()
     };
+    let temp_roots = temp_roots();
+    let mut arguments: BTreeMap<ModulePattern, Arguments> = BTreeMap::new();
+    let mut entries: BTreeMap<ModulePattern, SyscallSet> = BTreeMap::new();
+    for (name, key) in keys {
+        entries.insert(key.clone(), modules[name].clone());
+        let Some(module) = trace.modules.get(name) else {
+            continue;
+        };
+        let Some((values, _)) = module_arguments(name, module, &temp_roots) else {
+            continue;
+        };
+        match arguments.entry(key) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(values);
+            }
+            std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().union(&values),
+        }
+    }
+    arguments.retain(|_, a| !a.is_empty());
+    let modules = entries;
     Policy {
         api_version: Default::default(),
         kind: Default::default(),
@@ -121,8 +168,27 @@ pub fn build(trace: &Trace, opts: &BuildOptions) -> Policy {
             base: general(base),
             startup: general(shared_set(&trace.buckets.startup)),
             frameless: general(shared_set(&trace.buckets.frameless)),
-            children: syscall_set(&trace.buckets.non_python),
+            // Programs run from random temporary paths would never match
+            // again by name: what they did goes to `children`.
+            children: trace
+                .programs
+                .iter()
+                .filter(|(path, _)| crate::naming::has_random_temp_component(path))
+                .fold(
+                    syscall_set(&trace.buckets.non_python),
+                    |mut set, (_, counts)| {
+                        set.extend(syscall_set(counts));
+                        set
+                    },
+                ),
+            programs: trace
+                .programs
+                .iter()
+                .filter(|(path, _)| !crate::naming::has_random_temp_component(path))
+                .map(|(path, counts)| (path.clone(), general(syscall_set(counts))))
+                .collect(),
             modules,
+            arguments,
         },
     }
 }
@@ -169,6 +235,23 @@ pub enum Omitted {
         bucket: &'static str,
         names: Vec<String>,
     },
+    /// Argument values of a module that give no pattern: paths the kernel
+    /// side could not build ([`crate::arguments::UNRESOLVED`]), addresses
+    /// neither inet nor unix (`other`), values no pattern can hold (a path
+    /// with a `*`, or longer than [`crate::arguments::MAX_PATTERN_BYTES`]).
+    /// The kind stays restricted to the other values' patterns: `run` will
+    /// refuse these for that module.
+    ArgumentsWithoutPattern {
+        module: String,
+        kind: Kind,
+        values: Vec<String>,
+    },
+    /// Kinds whose rights a module used but for which the trace recorded no
+    /// value (a trace from before values were recorded): `spec.arguments`
+    /// leaves them unrestricted for that module.
+    UnrestrictedArguments { module: String, kinds: Vec<Kind> },
+    /// Argument kinds in the trace that this version does not know.
+    UnknownArgumentKinds { module: String, kinds: Vec<String> },
 }
 
 impl std::fmt::Display for Omitted {
@@ -206,6 +289,42 @@ impl std::fmt::Display for Omitted {
                     list(names)
                 )
             }
+            Omitted::ArgumentsWithoutPattern {
+                module,
+                kind,
+                values,
+            } => write!(
+                f,
+                "module {}: {} {kind} value(s) the trace saw give no pattern: {} ({} is a path \
+                 the kernel side could not build, `{}` an address neither inet nor unix; a path \
+                 with a `*` or longer than {} bytes cannot be written); `run` will refuse them \
+                 for this module",
+                quoted(module),
+                values.len(),
+                list(values),
+                crate::arguments::UNRESOLVED,
+                crate::arguments::OTHER_ADDRESS,
+                crate::arguments::MAX_PATTERN_BYTES,
+            ),
+            Omitted::UnrestrictedArguments { module, kinds } => {
+                let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+                write!(
+                    f,
+                    "module {} used {} rights but the trace recorded no values for them (a trace \
+                     from an older secimport?); spec.arguments leaves its {} unrestricted: trace \
+                     again to restrict them",
+                    quoted(module),
+                    kinds.join(", "),
+                    kinds.join(", ")
+                )
+            }
+            Omitted::UnknownArgumentKinds { module, kinds } => write!(
+                f,
+                "left out argument kind(s) {} of module {}: this secimport knows exec, write, \
+                 connect and bind",
+                list(kinds),
+                quoted(module)
+            ),
         }
     }
 }
@@ -262,6 +381,7 @@ pub fn omissions(trace: &Trace) -> Vec<Omitted> {
             .cloned()
             .collect()
     };
+    let temp_roots = temp_roots();
     let mut out = Vec::new();
     for (bucket, counts) in [
         ("startup", &trace.buckets.startup),
@@ -291,6 +411,21 @@ pub fn omissions(trace: &Trace) -> Vec<Omitted> {
                 place: format!("module {}", quoted(name)),
                 names,
             });
+        }
+        let unknown_kinds: Vec<String> = module
+            .arguments
+            .keys()
+            .filter(|k| Kind::from_name(k).is_none())
+            .cloned()
+            .collect();
+        if !unknown_kinds.is_empty() {
+            out.push(Omitted::UnknownArgumentKinds {
+                module: name.clone(),
+                kinds: unknown_kinds,
+            });
+        }
+        if let Some((_, omitted)) = module_arguments(name, module, &temp_roots) {
+            out.extend(omitted);
         }
     }
     for (bucket, counts) in [
@@ -372,11 +507,12 @@ fn command_target(command: &[String]) -> Option<&str> {
     }
 }
 
-/// Exact entries, except that a package all of whose traced modules (at least
-/// two) made the same syscalls becomes one `pkg.*` entry, choosing the
-/// outermost such package. `__main__`, pseudo-names and paths are never
-/// grouped.
-fn group_packages(modules: &BTreeMap<&str, SyscallSet>) -> BTreeMap<ModulePattern, SyscallSet> {
+/// The key of each module: its exact name, except that a package all of
+/// whose traced modules (at least two) made the same syscalls becomes one
+/// `pkg.*` entry, choosing the outermost such package. `__main__`,
+/// pseudo-names and paths are never grouped. Argument values play no part:
+/// the entry gets the union of its modules' values.
+fn group_keys<'a>(modules: &BTreeMap<&'a str, SyscallSet>) -> Vec<(&'a str, ModulePattern)> {
     // For every package prefix: how many modules lie under it and whether
     // they all made the same syscalls (as the first one seen).
     struct Package<'a> {
@@ -400,8 +536,8 @@ fn group_packages(modules: &BTreeMap<&str, SyscallSet>) -> BTreeMap<ModulePatter
                 });
         }
     }
-    let mut out = BTreeMap::new();
-    for (&name, set) in modules {
+    let mut out = Vec::new();
+    for &name in modules.keys() {
         // Prefixes come outermost first.
         let group = package_prefixes(name).find(|prefix| {
             packages
@@ -416,9 +552,167 @@ fn group_packages(modules: &BTreeMap<&str, SyscallSet>) -> BTreeMap<ModulePatter
                 None => continue,
             },
         };
-        out.insert(key, set.clone());
+        out.push((name, key));
     }
     out
+}
+
+/// The temporary roots paths written below are generalized to:
+/// [`crate::naming::STANDARD_TEMP_ROOTS`] and this process's `$TMPDIR`,
+/// `$TEMP` and `$TMP` ([`crate::naming::env_temp_dirs`]), normalized,
+/// absolute ones only, `/` left out, shortest first.
+pub fn temp_roots() -> Vec<String> {
+    let mut roots: Vec<String> = crate::naming::STANDARD_TEMP_ROOTS
+        .iter()
+        .map(|r| r.to_string())
+        .chain(
+            crate::naming::env_temp_dirs()
+                .iter()
+                .map(|r| crate::naming::normalize(r)),
+        )
+        .filter(|r| r.starts_with('/') && r != "/")
+        .collect();
+    roots.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+    roots.dedup();
+    roots
+}
+
+/// The pattern `build` writes for a path a module wrote (or a unix socket
+/// path it used), normalized lexically first: below a temporary root (the
+/// shortest of `temp_roots` that holds it) the whole root (`/tmp/**`); a
+/// `__pycache__` directory itself exactly (`mkdir`); any other path the
+/// entries of its directory (`/srv/out/*`, which allows its siblings;
+/// `/app/__pycache__/*` for a compiled module). `None` for what is
+/// not an absolute path ([`crate::arguments::UNRESOLVED`]) and for paths no
+/// pattern can hold (a `*` in a directory name, too long).
+pub fn generalize_path(path: &str, temp_roots: &[String]) -> Option<PathPattern> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    let path = crate::naming::normalize(path);
+    let below = |root: &str| {
+        path.strip_prefix(root)
+            .is_some_and(|rest| rest.len() > 1 && rest.starts_with('/'))
+    };
+    let text = if let Some(root) = temp_roots.iter().find(|root| below(root)) {
+        format!("{root}/**")
+    } else if path == "/" || path.ends_with("/__pycache__") {
+        path.clone()
+    } else {
+        // A compiled module, `/app/__pycache__/m.cpython-311.pyc`, gives
+        // `/app/__pycache__/*` like any other file.
+        match &path[..path.rfind('/').unwrap_or(0)] {
+            "" => "/*".to_string(),
+            dir => format!("{dir}/*"),
+        }
+    };
+    text.parse().ok()
+}
+
+/// The pattern `build` writes for an address a module connected or sent to,
+/// or bound, as traces write it ([`AddrValue`]): a loopback (127.0.0.0/8,
+/// `::1`) or unspecified address with any port (ephemeral ports differ from
+/// run to run), another inet address exactly (an IPv4-mapped IPv6 address
+/// as IPv4); a unix socket path generalized like a written path
+/// ([`generalize_path`]); an abstract socket exactly. `None` for `other` and
+/// what no pattern can hold.
+pub fn generalize_address(value: &str, temp_roots: &[String]) -> Option<AddrPattern> {
+    let pattern = match AddrValue::parse(value)? {
+        AddrValue::Inet(ip, port) => {
+            let ip = match ip {
+                std::net::IpAddr::V6(v6) => v6
+                    .to_ipv4_mapped()
+                    .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+                v4 => v4,
+            };
+            let any_port = ip.is_loopback() || ip.is_unspecified();
+            AddrPattern::Inet {
+                addr: ip,
+                prefix: if ip.is_ipv4() { 32 } else { 128 },
+                port: (!any_port).then_some(port),
+            }
+        }
+        AddrValue::Unix(path) => AddrPattern::Unix(generalize_path(&path, temp_roots)?),
+        AddrValue::Abstract(name) => AddrPattern::Abstract(name),
+        AddrValue::Other => return None,
+    };
+    // Only what reads back as itself.
+    pattern.to_string().parse().ok()
+}
+
+/// What `build` makes of one traced module's argument values: `None` when
+/// its rights carry no value (no entry); else the entry (empty when no kind
+/// can be restricted) and what is left out (see [`Omitted`]).
+fn module_arguments(
+    name: &str,
+    module: &ModuleTrace,
+    temp_roots: &[String],
+) -> Option<(Arguments, Vec<Omitted>)> {
+    let kinds: BTreeSet<Kind> = module
+        .syscalls
+        .keys()
+        .filter(|n| Syscall::parse(n).is_some())
+        .filter_map(|n| crate::arguments::kind_of(n))
+        .collect();
+    if kinds.is_empty() {
+        return None;
+    }
+    let mut arguments = Arguments::default();
+    let mut omitted = Vec::new();
+    let mut unrestricted = Vec::new();
+    for kind in kinds {
+        let values = module
+            .arguments
+            .get(kind.as_str())
+            .filter(|v| !v.is_empty());
+        let Some(values) = values else {
+            unrestricted.push(kind);
+            continue;
+        };
+        let mut without = Vec::new();
+        let mut paths = BTreeSet::new();
+        let mut addresses = BTreeSet::new();
+        for value in values.keys() {
+            let made = match kind {
+                Kind::Exec => exec_pattern(value).map(|p| paths.insert(p)),
+                Kind::Write => generalize_path(value, temp_roots).map(|p| paths.insert(p)),
+                Kind::Connect | Kind::Bind => {
+                    generalize_address(value, temp_roots).map(|p| addresses.insert(p))
+                }
+            };
+            if made.is_none() {
+                without.push(value.clone());
+            }
+        }
+        match kind {
+            Kind::Exec => arguments.exec = Some(paths),
+            Kind::Write => arguments.write = Some(paths),
+            Kind::Connect => arguments.connect = Some(addresses),
+            Kind::Bind => arguments.bind = Some(addresses),
+        }
+        if !without.is_empty() {
+            omitted.push(Omitted::ArgumentsWithoutPattern {
+                module: name.to_string(),
+                kind,
+                values: without,
+            });
+        }
+    }
+    if !unrestricted.is_empty() {
+        omitted.push(Omitted::UnrestrictedArguments {
+            module: name.to_string(),
+            kinds: unrestricted,
+        });
+    }
+    Some((arguments, omitted))
+}
+
+/// A program executed: its exact path, normalized lexically.
+fn exec_pattern(path: &str) -> Option<PathPattern> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    crate::naming::normalize(path).parse().ok()
 }
 
 /// `a`, `a.b`, `a.b.c` for a groupable `a.b.c`; nothing for `__main__`,

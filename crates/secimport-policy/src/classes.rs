@@ -202,6 +202,18 @@ pub const FILE_WRITES: &[&str] = &[
     "fchownat",
     "mknod",
     "mknodat",
+    // compiled modules too: guarded code could plant one (imports under a
+    // guard do not write the cache, see python/secimport/_guard.py)
+    "open:pycache",
+    "openat:pycache",
+    "openat2:pycache",
+    "mkdir:pycache",
+    "mkdirat:pycache",
+    "rename:pycache",
+    "renameat:pycache",
+    "renameat2:pycache",
+    "unlink:pycache",
+    "unlinkat:pycache",
 ];
 
 /// What a guard denies unless `allow_networking`: every socket operation
@@ -228,16 +240,18 @@ pub const NETWORKING: &[&str] = &[
 ];
 
 /// The rights `names` stand for: a name with argument classes stands for
-/// its plain form (if it has one) and all its classes.
+/// its plain form (if it has one) and its dangerous classes (`socket` for
+/// every `socket:*`; `mkdir` not for `mkdir:pycache`, the import system's).
 fn set_of(names: &[&str]) -> SyscallSet {
     let mut set = SyscallSet::new();
     for n in names {
         let plain = Syscall::parse(n);
         let classes: Vec<Syscall> = crate::rights::classes_of(n)
+            .filter(|c| c.kind == crate::rights::ClassKind::Dangerous)
             .filter_map(|c| Syscall::from_number(c.right))
             .collect();
         assert!(
-            plain.is_some() || !classes.is_empty(),
+            plain.is_some() || !classes.is_empty() || crate::rights::classes_of(n).count() > 0,
             "{n} is in the syscall table"
         );
         set.extend(plain);
@@ -309,16 +323,31 @@ mod tests {
         let h = harmless();
         let d = dangerous();
         assert_eq!(h.len(), HARMLESS.len());
-        assert!(h.iter().all(|s| s.class().is_none()), "no class is harmless");
+        assert!(
+            h.iter().all(|s| s.class().is_none()),
+            "no class is harmless"
+        );
         assert!(d.len() > DANGEROUS.len());
         assert!(h.is_disjoint(&d));
         for c in crate::rights::classes() {
             if crate::rights::ALWAYS_CLASSED.contains(&c.syscall) {
-                assert!(!HARMLESS.contains(&c.syscall), "{} is always classed", c.syscall);
+                assert!(
+                    !HARMLESS.contains(&c.syscall),
+                    "{} is always classed",
+                    c.syscall
+                );
             }
         }
         for name in SHELLS.iter().chain(FILE_WRITES).chain(NETWORKING) {
             assert!(!set_of(&[name]).is_empty(), "{name}");
+        }
+        // The import system's classes are not dangerous (shared sets may
+        // hold them), but guards deny them with the other file writes.
+        for c in crate::rights::classes() {
+            if c.kind == crate::rights::ClassKind::Import {
+                let s = Syscall::from_number(c.right).unwrap();
+                assert!(!d.contains(&s) && set_of(FILE_WRITES).contains(&s), "{s}");
+            }
         }
     }
 

@@ -8,14 +8,17 @@
 //! - [`build`]: trace -> policy.
 //! - [`classes`]: the fixed harmless and dangerous syscall classes.
 //! - [`rights`]: argument classes (`openat:write`), numbered like syscalls.
+//! - [`arguments`]: argument values (`exec`, `write`, `connect`, `bind`
+//!   patterns), what a module's value-carrying rights may target.
 //! - [`files`]: bounded reading of input files, checked and atomic writes.
 
+pub mod arguments;
 pub mod build;
 pub mod classes;
 pub mod files;
-pub mod groups;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod groups;
 pub mod naming;
 pub mod policy;
 pub mod rights;

@@ -27,7 +27,22 @@
 //! Non-Python programs of the tree are judged by `children`. [`Policy::compile`] turns the names into
 //! the bitmaps the kernel side needs.
 //!
-//! Parsing is strict: unknown fields, unknown syscall names, bad globs,
+//! `spec.arguments` narrows a module's value-carrying rights to the
+//! programs it may execute, the paths it may write and the addresses it may
+//! connect to or bind (see [`crate::arguments`]):
+//!
+//! ```yaml
+//! spec:
+//!   modules:
+//!     app.vcs: [execve, clone:process, wait4]
+//!   arguments:
+//!     app.vcs:
+//!       exec: [/usr/bin/git]
+//! ```
+//!
+//! Parsing is strict: unknown fields, unknown syscall names, bad globs, bad
+//! argument patterns, `spec.arguments` keys that are not keys of
+//! `spec.modules`,
 //! duplicate keys (at any level, reported where the second one is) and a
 //! wrong `apiVersion` or `kind` are errors that name `file:line:column` and
 //! say how to fix them. A leading UTF-8 byte-order mark is ignored. Files are
@@ -46,6 +61,7 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::arguments::{AddrPattern, Arguments, PathPattern};
 pub use compile::{bitmap_contains, bitmap_of, Bitmap, Compiled};
 pub use de::Problem;
 pub(crate) use de::{duplicate_key, json_error};
@@ -158,6 +174,19 @@ pub struct Spec {
     /// (a shell, `ps`, `ldconfig`). The base set does not apply to them.
     #[serde(default, deserialize_with = "de::children")]
     pub children: SyscallSet,
+    /// Program -> what a process running it may do, for programs of the tree
+    /// that are not Python (`/usr/bin/git`, `/bin/sh`): what `git` may do is
+    /// not what `sh` may do. A key is an absolute path; the program is
+    /// recognized by its identity (device and inode, symlinks resolved when
+    /// `run` starts), whatever path executed it. Its list alone decides (no
+    /// `base`); a program no key names is judged by `children`. `build`
+    /// writes one entry per program the trace saw.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "de::programs"
+    )]
+    pub programs: BTreeMap<String, SyscallSet>,
     /// Module -> the syscalls it may make (besides `base`). A syscall is
     /// allowed when every module on the stack that some key covers allows it.
     ///
@@ -180,6 +209,29 @@ pub struct Spec {
     /// smaller key. A key may appear only once.
     #[serde(default, deserialize_with = "de::modules")]
     pub modules: BTreeMap<ModulePattern, SyscallSet>,
+    /// Module -> the argument values its value-carrying rights may use:
+    /// `exec` (programs executed by `execve`/`execveat`), `write` (paths
+    /// created, opened for writing, truncated, renamed, unlinked, linked,
+    /// made, `chmod`ed or `chown`ed), `connect` (addresses of `connect`,
+    /// `sendto`, `sendmsg`) and `bind` (addresses bound).
+    ///
+    /// Every key must also be a key of `modules`, spelled the same: the
+    /// entry narrows the rights that key grants. A kind that is absent is not
+    /// restricted (any value); a kind that is present, even as `[]`, allows
+    /// only the values its patterns match.
+    ///
+    /// Path patterns (`exec`, `write`, `unix:` addresses) are absolute and
+    /// lexically normal: `/a/b` (exactly), `/a/b/*` (the entries directly in
+    /// /a/b), `/a/b/**` (anything below /a/b), `/**` (any path). Address
+    /// patterns (`connect`, `bind`) are `IPv4[/len]:PORT`,
+    /// `[IPv6][/len]:PORT` (PORT a number or `*`), `unix:PATH-PATTERN` and
+    /// `unix:@NAME` (an abstract socket).
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "de::arguments"
+    )]
+    pub arguments: BTreeMap<ModulePattern, Arguments>,
 }
 
 /// What happens on a violation.
@@ -515,12 +567,26 @@ pub fn upgrade_v1(mut policy: Policy) -> Policy {
         set.extend(added);
     }
     let spec = &mut policy.spec;
+    let always_classed = |set: &mut SyscallSet| {
+        set.retain(|s| !crate::rights::ALWAYS_CLASSED.contains(&s.name()));
+    };
     widen(&mut spec.base, true);
     widen(&mut spec.startup, true);
     widen(&mut spec.frameless, true);
     widen(&mut spec.children, false);
     for set in spec.modules.values_mut() {
         widen(set, false);
+    }
+    for set in [
+        &mut spec.base,
+        &mut spec.startup,
+        &mut spec.frameless,
+        &mut spec.children,
+    ] {
+        always_classed(set);
+    }
+    for set in spec.modules.values_mut() {
+        always_classed(set);
     }
     policy.api_version = ApiVersion::V2;
     policy
@@ -584,7 +650,21 @@ impl JsonSchema for ApiVersion {
     }
 
     fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        const_string_schema(API_VERSION, "The version of the policy format.")
+        use schemars::schema::{InstanceType, Metadata as SchemaMetadata, SchemaObject};
+        SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            enum_values: Some(vec![API_VERSION.into(), API_VERSION_V1.into()]),
+            metadata: Some(Box::new(SchemaMetadata {
+                description: Some(format!(
+                    "The version of the policy format: `{API_VERSION}`; `{API_VERSION_V1}` files \
+                     are read and upgraded (a syscall listed in v1 allowed all its argument \
+                     classes)."
+                )),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+        .into()
     }
 }
 
@@ -608,7 +688,12 @@ impl JsonSchema for Syscall {
             InstanceType, Metadata as SchemaMetadata, SchemaObject, StringValidation,
             SubschemaValidation,
         };
-        let mut names: Vec<&str> = crate::syscalls::all().map(|(_, n)| n).collect();
+        let mut names: Vec<String> = crate::syscalls::all()
+            .map(|(_, n)| n)
+            .filter(|n| !crate::rights::ALWAYS_CLASSED.contains(n))
+            .map(str::to_string)
+            .chain(crate::rights::classes().map(|c| format!("{}:{}", c.syscall, c.class)))
+            .collect();
         names.sort_unstable();
         let named = SchemaObject {
             enum_values: Some(names.into_iter().map(Into::into).collect()),
@@ -625,9 +710,13 @@ impl JsonSchema for Syscall {
             instance_type: Some(InstanceType::String.into()),
             metadata: Some(Box::new(SchemaMetadata {
                 description: Some(format!(
-                    "An x86-64 Linux syscall by its kernel table name (Linux {}), as strace \
-                     prints it: `openat`, `newfstatat`, `clone3`. `syscall_N` names a number \
-                     below 512 that the table has no name for.",
+                    "A right: an x86-64 Linux syscall by its kernel table name (Linux {}), as \
+                     strace prints it (`openat`, `newfstatat`, `clone3`), or one of its argument \
+                     classes `syscall:class` (`openat:write`: open for writing, creating, \
+                     truncating or appending; `clone:process`; `socket:inet`; `mmap:exec`; the \
+                     plain name is the form no class describes). `socket`, `connect` and `bind` \
+                     are always named by a class. `syscall_N` names a number below 512 that the \
+                     table has no name for.",
                     crate::syscalls::LINUX_VERSION
                 )),
                 ..Default::default()

@@ -23,6 +23,10 @@ pub enum ClassKind {
     /// Told apart and recorded; allowed wherever a policy lists it, `base`
     /// included (`build` treats it like any harmless right).
     Watched,
+    /// The import system's own writes of compiled modules (`openat:pycache`,
+    /// `mkdir:pycache`, ...): not dangerous, always in the `base` that
+    /// `build` writes.
+    Import,
 }
 
 /// One argument class.
@@ -44,17 +48,19 @@ pub const RIGHT_BITS: u32 = 1024;
 
 /// Every argument class, by number.
 pub fn classes() -> impl Iterator<Item = ArgClass> {
-    ROWS.iter().map(|&(right, syscall, class, kind, description)| ArgClass {
-        right,
-        syscall,
-        class,
-        kind: match kind {
-            "dangerous" => ClassKind::Dangerous,
-            "watched" => ClassKind::Watched,
-            other => panic!("rights_table.rs: unknown kind {other}"),
-        },
-        description,
-    })
+    ROWS.iter()
+        .map(|&(right, syscall, class, kind, description)| ArgClass {
+            right,
+            syscall,
+            class,
+            kind: match kind {
+                "dangerous" => ClassKind::Dangerous,
+                "watched" => ClassKind::Watched,
+                "import" => ClassKind::Import,
+                other => panic!("rights_table.rs: unknown kind {other}"),
+            },
+            description,
+        })
 }
 
 /// The class numbered `right`.
@@ -85,6 +91,13 @@ pub fn name(nr: u32) -> String {
         .unwrap_or_else(|| format!("syscall_{nr}"))
 }
 
+/// The syscall number of right `nr` (`openat`'s for `openat:write`).
+pub fn syscall_number(nr: u32) -> u32 {
+    class(nr)
+        .and_then(|c| crate::syscalls::number(c.syscall))
+        .unwrap_or(nr)
+}
+
 /// Syscalls that are always one of their classes: the plain name never
 /// occurs (`socket`, `connect`, `bind`).
 pub const ALWAYS_CLASSED: &[&str] = &["socket", "connect", "bind"];
@@ -101,8 +114,17 @@ mod tests {
         for c in classes() {
             assert!(c.right >= crate::syscalls::SYSCALL_BITS && c.right < RIGHT_BITS);
             assert!(numbers.insert(c.right), "{} twice", c.right);
-            assert!(names.insert((c.syscall, c.class)), "{}:{} twice", c.syscall, c.class);
-            assert!(crate::syscalls::number(c.syscall).is_some(), "{}", c.syscall);
+            assert!(
+                names.insert((c.syscall, c.class)),
+                "{}:{} twice",
+                c.syscall,
+                c.class
+            );
+            assert!(
+                crate::syscalls::number(c.syscall).is_some(),
+                "{}",
+                c.syscall
+            );
             assert!(
                 c.class.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
                 "{}",

@@ -15,11 +15,16 @@ use serde::{Deserialize, Serialize};
 pub const TRACE_FORMAT: &str = "secimport-trace";
 /// Bumped on every incompatible change of the layout below (3: syscall
 /// names may be argument classes, `openat:write`, and a plain `openat` is
-/// only the reading form).
+/// only the reading form). A module's `arguments` (argument values) came
+/// later without a bump: it is optional, and absent in older traces.
 pub const TRACE_VERSION: u32 = 3;
 
 /// Syscall name -> number of calls.
 pub type SyscallCounts = BTreeMap<String, u64>;
+
+/// Argument kind (`exec`, `write`, `connect`, `bind`) -> value -> number of
+/// calls (see [`ModuleTrace::arguments`]).
+pub type ArgumentCounts = BTreeMap<String, BTreeMap<String, u64>>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +40,10 @@ pub struct Trace {
     pub modules: BTreeMap<String, ModuleTrace>,
     /// Syscalls with no module to charge.
     pub buckets: Buckets,
+    /// Programs of the tree that are not Python (by the path they were run
+    /// with, symlinks resolved) -> what their processes did.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub programs: BTreeMap<String, SyscallCounts>,
     /// Every process of the traced tree, in order of appearance.
     pub processes: Vec<Process>,
     pub counters: Counters,
@@ -65,6 +74,15 @@ pub struct ModuleTrace {
     pub files: Vec<String>,
     /// Syscalls made while the module was on the stack, with counts.
     pub syscalls: SyscallCounts,
+    /// The argument values of its value-carrying rights (see
+    /// [`crate::arguments`]), by kind, with counts: `exec` and `write` map
+    /// absolute paths (possibly with `.` or `..` components) or
+    /// [`crate::arguments::UNRESOLVED`]; `connect` and `bind` map addresses
+    /// as [`crate::arguments::AddrValue`] writes them (`inet:1.2.3.4:80`,
+    /// `inet:[::1]:8080`, `unix:/path`, `unix:@name`, `other`). Absent in
+    /// traces of versions that did not record them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub arguments: ArgumentCounts,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,10 +222,14 @@ impl Trace {
             interpreter,
             modules,
             buckets,
+            programs,
             processes,
             counters,
             exit_status: _,
         } = other;
+        for (path, counts) in programs {
+            add_counts(self.programs.entry(path).or_default(), &counts);
+        }
         for root in interpreter.import_roots {
             if !self.interpreter.import_roots.contains(&root) {
                 self.interpreter.import_roots.push(root);
@@ -217,7 +239,11 @@ impl Trace {
             .import_roots
             .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         for (name, module) in modules {
-            let ModuleTrace { files, syscalls } = module;
+            let ModuleTrace {
+                files,
+                syscalls,
+                arguments,
+            } = module;
             let mine = self.modules.entry(name).or_default();
             for f in files {
                 if !mine.files.contains(&f) {
@@ -225,6 +251,9 @@ impl Trace {
                 }
             }
             add_counts(&mut mine.syscalls, &syscalls);
+            for (kind, values) in arguments {
+                add_counts(mine.arguments.entry(kind).or_default(), &values);
+            }
         }
         let Buckets {
             startup,

@@ -102,6 +102,7 @@ const TOKENS: &[&str] = &[
     "\\\"",
     "apiVersion",
     "secimport.dev/v1",
+    "secimport.dev/v2",
     "kind",
     "SandboxPolicy",
     "metadata",
@@ -126,6 +127,10 @@ const TOKENS: &[&str] = &[
     "files",
     "openat",
     "execve",
+    "openat:write",
+    "mmap:exec",
+    "socket:inet",
+    "socket",
     "syscall_400",
     "syscall_512",
     "syscall_0",
@@ -137,6 +142,7 @@ const TOKENS: &[&str] = &[
     "/x/y.py",
     "\"format\": \"secimport-trace\"",
     "\"version\": 2",
+    "\"version\": 3",
 ];
 
 fn mutate(rng: &mut Rng, input: &[u8], seeds: &[Vec<u8>]) -> Vec<u8> {
@@ -280,7 +286,7 @@ fn replace_value(rng: &mut Rng, data: &mut Vec<u8>, seeds: &[Vec<u8>]) {
 fn trace_with(names: &[&str]) -> Trace {
     Trace {
         format: "secimport-trace".into(),
-        version: 2,
+        version: secimport_policy::trace::TRACE_VERSION,
         command: vec![
             "/usr/bin/python3".into(),
             "app.py".into(),
@@ -301,7 +307,7 @@ fn trace_with(names: &[&str]) -> Trace {
                     "openat",
                     "read",
                     "execve",
-                    "connect",
+                    "connect:inet",
                     "bogus",
                     "syscall_400",
                 ]
@@ -312,17 +318,24 @@ fn trace_with(names: &[&str]) -> Trace {
                 let module = ModuleTrace {
                     files: vec![format!("/srv/{n}.py")],
                     syscalls,
+                    arguments: Default::default(),
                 };
                 (n.to_string(), module)
             })
             .collect(),
         buckets: Buckets {
-            startup: [("newfstatat".to_string(), 1), ("execve".to_string(), 1)].into(),
-            frameless: [("getcwd".to_string(), 1)].into(),
+            startup: [
+                ("newfstatat".to_string(), 1),
+                ("execve".to_string(), 1),
+                ("mmap:exec".to_string(), 1),
+            ]
+            .into(),
+            frameless: [("getcwd".to_string(), 1), ("openat:write".to_string(), 1)].into(),
             non_python: [("execve".to_string(), 1)].into(),
             truncated: [("openat".to_string(), 1)].into(),
             unreadable: Default::default(),
         },
+        programs: Default::default(),
         processes: Vec::new(),
         counters: Counters::default(),
         exit_status: Some(0),
@@ -370,6 +383,12 @@ fn seeds() -> Vec<Vec<u8>> {
         );
         seeds.push(policy.to_yaml().into_bytes());
         seeds.push(policy.to_json().into_bytes());
+        // The same as a v1 file, which is read and upgraded.
+        let v1 = policy
+            .to_yaml()
+            .replacen("secimport.dev/v2", "secimport.dev/v1", 1);
+        assert!(v1.starts_with("apiVersion: secimport.dev/v1\n"), "{v1}");
+        seeds.push(v1.into_bytes());
     }
     let mut files = Vec::new();
     files_under(&hostile_dir(), &mut files);

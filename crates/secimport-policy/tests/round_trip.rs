@@ -6,14 +6,19 @@
 //! strings, with a bias towards what broke writers before: names past
 //! YAML's 1,024-character key limit, U+007F, U+0085, U+FFFE, U+2028, the
 //! byte-order mark, NUL, quotes, colons, leading dashes, `*`, newlines, and
-//! words YAML reads as something else (`yes`, `null`, `1.5`, `~`).
+//! words YAML reads as something else (`yes`, `null`, `1.5`, `~`); paths
+//! with random temporary components (`/tmp/tmpk3j2h1x0/x.py`), which get no
+//! entry. Syscall names include the argument classes (`openat:write`) and
+//! the plain names that are not rights (`socket`).
 //! `PROPTEST_CASES` sets the number of cases (default 256).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use secimport_policy::build::{build, omissions, quoted, BuildOptions, Omitted};
+use secimport_policy::naming::has_random_temp_component;
 use secimport_policy::policy::{Format, Mode, Policy, Syscall, UnknownRule};
+use secimport_policy::rights;
 use secimport_policy::syscalls;
 use secimport_policy::trace::{
     Buckets, Counters, Interpreter, ModuleTrace, SyscallCounts, Trace, TRACE_FORMAT, TRACE_VERSION,
@@ -104,13 +109,18 @@ fn name() -> impl Strategy<Value = String> {
             &["yes", "no", "null", "~", "true", "1.5", "0x1f", "-", "---", "...", "<<", "", "__main__", "*", "a.*", "? x", "- x", "!!str"][..]
         ).prop_map(str::to_string),
         1 => long_string(),
+        1 => "/tmp/(tmp[a-z_]{4}[0-9][a-z0-9_]{3}|pip-req-build-[a-z0-9]{8}|pytest-of-[a-z]{1,4})/[a-z]{1,6}\\.py",
     ]
 }
 
 fn syscall_name() -> impl Strategy<Value = String> {
     let named: Vec<&'static str> = syscalls::all().map(|(_, n)| n).collect();
+    let classes: Vec<String> = rights::classes()
+        .map(|c| format!("{}:{}", c.syscall, c.class))
+        .collect();
     prop_oneof![
         6 => proptest::sample::select(named).prop_map(str::to_string),
+        2 => proptest::sample::select(classes),
         1 => (0u32..600).prop_map(|n| format!("syscall_{n}")),
         1 => name(),
     ]
@@ -121,8 +131,14 @@ fn counts(max: usize) -> impl Strategy<Value = SyscallCounts> {
 }
 
 fn trace() -> impl Strategy<Value = Trace> {
-    let module = (proptest::collection::vec(name(), 0..2), counts(8))
-        .prop_map(|(files, syscalls)| ModuleTrace { files, syscalls });
+    let module =
+        (proptest::collection::vec(name(), 0..2), counts(8)).prop_map(|(files, syscalls)| {
+            ModuleTrace {
+                files,
+                syscalls,
+                arguments: Default::default(),
+            }
+        });
     (
         proptest::collection::vec(name(), 0..4),
         (name(), name()),
@@ -154,6 +170,7 @@ fn trace() -> impl Strategy<Value = Trace> {
                     truncated,
                     unreadable,
                 },
+                programs: Default::default(),
                 processes: Vec::new(),
                 counters: Counters::default(),
                 exit_status: None,
@@ -169,13 +186,17 @@ fn options() -> impl Strategy<Value = BuildOptions> {
             &[UnknownRule::BaseOnly, UnknownRule::Allow, UnknownRule::Deny][..],
         ),
         proptest::option::of(name()),
+        any::<bool>(),
     )
-        .prop_map(|(group_packages, mode, unknown, name)| BuildOptions {
-            group_packages,
-            mode,
-            unknown,
-            name,
-        })
+        .prop_map(
+            |(group_packages, mode, unknown, name, exact)| BuildOptions {
+                group_packages,
+                mode,
+                unknown,
+                name,
+                exact,
+            },
+        )
 }
 
 /// `policy` written in `format` parses back to itself and compiles alike.
@@ -237,6 +258,13 @@ proptest! {
                 _ => None,
             })
             .collect();
+        let temporary: BTreeSet<&str> = omitted
+            .iter()
+            .filter_map(|o| match o {
+                Omitted::TemporaryModule { name } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
         let compiled = policy.compile();
         for (name, module) in &trace.modules {
             let unknown: Vec<String> = module
@@ -249,6 +277,15 @@ proptest! {
                 prop_assert!(name.contains('*'), "{name:?} left out");
                 continue;
             }
+            if temporary.contains(name.as_str()) {
+                prop_assert!(has_random_temp_component(name), "{name:?} left out");
+                prop_assert!(
+                    !policy.spec.modules.keys().any(|k| k.as_str() == name),
+                    "{name:?} left out but has an entry"
+                );
+                continue;
+            }
+            prop_assert!(!has_random_temp_component(name), "{name:?} not left out");
             let Some((_, bitmap)) = compiled.rule_for(name) else {
                 return Err(TestCaseError::fail(format!("{name:?}: no entry and no warning")));
             };

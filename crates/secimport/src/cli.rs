@@ -67,6 +67,10 @@ pub struct TraceArgs {
     /// Where to write the trace.
     #[arg(short, long, default_value = "trace.json", value_name = "FILE")]
     pub output: PathBuf,
+    /// Add this run to the trace already at --output (same interpreter)
+    /// instead of replacing it: one policy from several runs.
+    #[arg(long)]
+    pub append: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -143,6 +147,11 @@ pub struct RunArgs {
     /// so is the process (fail closed).
     #[arg(long, value_name = "PID", conflicts_with_all = ["entrypoint", "args", "python"])]
     pub pid: Option<u32>,
+    /// Log mode only: also write what the policy lacked (every violation's
+    /// modules, syscall and arguments) to FILE as a trace, to merge with
+    /// `secimport build TRACE FILE`: learn in staging, then enforce.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kill_on_violation", "stop_on_violation"])]
+    pub learn: Option<PathBuf>,
     /// JSON Lines log of violations [default: /tmp/.secimport/violations-<pid>.jsonl].
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,

@@ -216,7 +216,7 @@ pub fn supervise_with(
                             procs.remove(pid);
                         }
                     }
-                    Event::Violation(_) | Event::Resumed { .. } => {}
+                    Event::Violation(_) | Event::Resumed { .. } | Event::Values { .. } => {}
                 }
                 on_event(&ev);
             }

@@ -36,7 +36,10 @@ pub struct Record {
     pub tid: u32,
     pub ppid: u32,
     pub comm: String,
+    /// The right: the syscall's name, or `name:class` for an argument class
+    /// (`openat:write`, `clone3:process`).
     pub syscall: String,
+    /// The syscall's number (`clone3`'s for `clone3:process`).
     pub nr: u32,
     /// `log`, `kill` or `stop`.
     pub action: String,
@@ -57,10 +60,24 @@ pub struct Record {
     /// `overflow`, `inherited`, `frameless`, `startup`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<&'static str>,
+    /// The syscall's argument values (program, paths, address) when its
+    /// right carries some: `{"kind": "write", "value": "/etc/passwd"}`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub arguments: Vec<Argument>,
     /// Python stack, innermost first (at most 20 frames are reported).
     pub stack: Vec<Frame>,
     pub depth: u32,
     pub truncated: bool,
+}
+
+/// One argument value of a violating syscall.
+#[derive(Debug, Serialize)]
+pub struct Argument {
+    /// `exec`, `write`, `connect` or `bind`.
+    pub kind: &'static str,
+    /// The program or path (absolute; `<unresolved>` when it could not be
+    /// read), or the address (`inet:10.0.0.1:443`, `unix:/run/x.sock`).
+    pub value: String,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -71,6 +88,8 @@ fn is_zero(n: &usize) -> bool {
 pub struct Names<'a> {
     pub namer: &'a Namer,
     pub files: BTreeMap<u32, String>,
+    /// Module ids of programs that are not Python (`spec.programs`) -> path.
+    pub programs: BTreeMap<u32, String>,
 }
 
 impl Names<'_> {
@@ -83,6 +102,9 @@ impl Names<'_> {
             module_id::UNREADABLE => return "<unreadable>".into(),
             module_id::OVERFLOW => return "<overflow>".into(),
             _ => {}
+        }
+        if let Some(program) = self.programs.get(&id) {
+            return program.clone();
         }
         if !self.files.contains_key(&id) {
             self.files = sandbox.module_files();
@@ -127,7 +149,9 @@ pub trait Judge {
 pub fn explain_pseudo(m: &str, unknown: &str) -> Option<String> {
     Some(match m {
         "<non-python>" => {
-            "not in the policy's `children` set (syscalls of non-Python programs)".to_string()
+            "a program that is not Python and that `spec.programs` does not name, and not in the \
+             policy's `children` set"
+                .to_string()
         }
         "<startup>" => "no Python frame before the interpreter ran its first one, and not in \
                         the policy's `startup` set (dangerous syscalls never are)"
@@ -155,6 +179,9 @@ impl Judge for Compiled {
     fn explain(&self, m: &str) -> String {
         if let Some(why) = explain_pseudo(m, self.unknown.as_str()) {
             return why;
+        }
+        if self.programs.iter().any(|(path, _)| path == m) {
+            return "its entry in spec.programs does not list it".to_string();
         }
         match self.rule_for(m) {
             Some((key, _)) if key == m => "its policy entry does not list it".to_string(),
@@ -202,6 +229,7 @@ pub fn record(v: &Violation, sandbox: &Sandbox, names: &mut Names, action: &str)
         (reason::INHERITED, "inherited"),
         (reason::FRAMELESS, "frameless"),
         (reason::STARTUP, "startup"),
+        (reason::VALUE, "value"),
     ]
     .into_iter()
     .filter(|(bit, _)| v.reasons & bit != 0)
@@ -215,12 +243,20 @@ pub fn record(v: &Violation, sandbox: &Sandbox, names: &mut Names, action: &str)
         ppid: v.ppid,
         comm: v.comm.clone(),
         syscall: syscall_name(v.nr),
-        nr: v.nr,
+        nr: secimport_policy::rights::syscall_number(v.nr),
         action: action.to_string(),
         denied_by,
         inherited,
         inherited_omitted,
         reasons,
+        arguments: v
+            .values
+            .iter()
+            .map(|a| Argument {
+                kind: a.kind,
+                value: a.text.clone(),
+            })
+            .collect(),
         stack,
         depth: v.depth,
         truncated: v.truncated,
@@ -245,6 +281,26 @@ pub fn render(r: &Record, judge: &dyn Judge) -> String {
     if r.reasons.contains(&"dangerous") {
         s += "  its arguments make it dangerous (a process, a write, a signal to another \
               process): only a module's own list can allow that\n";
+    }
+    if r.reasons.contains(&"value") {
+        let values: Vec<String> = r
+            .arguments
+            .iter()
+            .map(|a| format!("{} {}", a.kind, a.value))
+            .collect();
+        s += &format!(
+            "  {}: a module above lists {} but none of its `arguments` patterns allows this \
+             (learn it with `run --learn`, or add a pattern under spec.arguments)\n",
+            values.join(", "),
+            r.syscall
+        );
+    } else if !r.arguments.is_empty() {
+        let values: Vec<String> = r
+            .arguments
+            .iter()
+            .map(|a| format!("{} {}", a.kind, a.value))
+            .collect();
+        s += &format!("  arguments: {}\n", values.join(", "));
     }
     if !r.inherited.is_empty() {
         let more = if r.inherited_omitted > 0 {
@@ -302,7 +358,7 @@ pub fn resumed(pid: u32, tid: u32, comm: &str, ts_ns: u64, nr: u32) -> Resumed {
         tid,
         comm: comm.to_string(),
         syscall: syscall_name(nr),
-        nr,
+        nr: secimport_policy::rights::syscall_number(nr),
     }
 }
 
@@ -433,6 +489,7 @@ mod tests {
             inherited: vec![],
             inherited_omitted: 0,
             reasons: vec![],
+            arguments: vec![],
             depth: stack.len() as u32,
             stack,
             truncated: false,

@@ -13,6 +13,8 @@ mod common;
 use common::{Case, Interp};
 
 on_both_interpreters!(
+    a_program_never_seen,
+    cold_cache_after_a_warm_trace,
     write_by_a_reading_module,
     inet_by_a_unix_module,
     fork_by_a_threading_module
@@ -101,4 +103,112 @@ fn inet_by_a_unix_module(interp: Interp) {
 
 fn fork_by_a_threading_module(interp: Interp) {
     attack(interp, "fork", "clone:process");
+}
+
+/// Traced with a warm `__pycache__`, run with a cold one in kill mode: the import system's writes of
+/// the compiled module (`mkdir:pycache`, `openat:pycache`, `rename:pycache`) are in every policy's
+/// base, whatever the trace saw, so the run is clean and the cache is written again.
+fn cold_cache_after_a_warm_trace(interp: Interp) {
+    let case = Case::new(interp);
+    let label = interp.label();
+    let name = case
+        .dir()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("coldmod.py"), "def answer():\n    return 42\n").unwrap();
+    let d = dir.display().to_string();
+    let warm = case.run_without_secimport("cold_cache.py", &[&d]);
+    let cache = dir.join("__pycache__");
+    assert!(
+        warm.status.code() == Some(0) && cache.is_dir(),
+        "[{label}] the plain run writes the cache\n{}",
+        warm.describe()
+    );
+    let traced = case.trace("cold_cache.py", &[&d], &[]);
+    if traced.outcome.status.code() != Some(0) {
+        traced.fail("the run must exit 0 under `secimport trace`");
+    }
+    traced.assert_not_charged("__main__", &["openat:pycache", "openat:write", "mkdir"]);
+    let policy = case.build_policy(&[]);
+    std::fs::remove_dir_all(&cache).unwrap();
+    let ran = case.run_policy(
+        &policy,
+        "cold_cache.py",
+        &[&d],
+        &["--kill-on-violation"],
+        "cold.jsonl",
+    );
+    assert!(
+        ran.is_clean(),
+        "[{label}] a cold cache must not be a violation\n{}",
+        ran.describe()
+    );
+    let written = std::fs::read_dir(&cache)
+        .map(|r| {
+            r.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".pyc"))
+        })
+        .unwrap_or(false);
+    assert!(
+        written,
+        "[{label}] the cold run wrote the compiled module again"
+    );
+}
+
+/// Programs that are not Python are judged one by one (`spec.programs`): the shell the app runs
+/// started `ls` while traced; under the policy, the same shell starting `cat` is allowed to exec, but
+/// `cat` itself is a program the policy does not name, reported at its first syscall.
+fn a_program_never_seen(interp: Interp) {
+    let case = Case::new(interp);
+    let label = interp.label();
+    let dir = case.dir().display().to_string();
+    let traced = case.trace("children_app.py", &["benign", &dir], &[]);
+    if traced.outcome.status.code() != Some(0) {
+        traced.fail("the benign run must exit 0 under `secimport trace`");
+    }
+    let programs: Vec<&String> = traced.trace.programs.keys().collect();
+    assert!(
+        programs.iter().any(|p| p.ends_with("/ls")) && programs.len() >= 2,
+        "[{label}] the trace names the shell and ls: {programs:?}"
+    );
+    let policy = case.build_policy(&[]);
+    let benign = case.run_policy(
+        &policy,
+        "children_app.py",
+        &["benign", &dir],
+        &["--kill-on-violation"],
+        "benign.jsonl",
+    );
+    assert!(
+        benign.is_clean(),
+        "[{label}] the benign run must be clean under its own policy\n{}",
+        benign.describe()
+    );
+    let ran = case.run_policy(
+        &policy,
+        "children_app.py",
+        &["attack", &dir],
+        &["--mode", "log"],
+        "attack.jsonl",
+    );
+    let by_cat = ran.log.iter().any(|r| {
+        r["comm"] == "cat"
+            && r["denied_by"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|m| m == "<non-python>"))
+    });
+    assert!(
+        by_cat && ran.reported_violation(),
+        "[{label}] cat, a program the policy does not name, must be reported\n{}",
+        ran.describe()
+    );
+    assert!(
+        ran.log.iter().all(|r| r["comm"] == "cat"),
+        "[{label}] only cat is new\n{}",
+        ran.describe()
+    );
 }

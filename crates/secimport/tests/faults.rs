@@ -442,7 +442,12 @@ fn stop_mode_resumes(interp: Interp) {
     let mut policy: serde_json::Value = serde_json::from_str(&json).expect("policy.json");
     let drop_them = |list: &mut serde_json::Value| {
         if let Some(items) = list.as_array_mut() {
-            items.retain(|s| !matches!(s.as_str(), Some("getsid" | "clone" | "clone3")));
+            items.retain(|s| {
+                !matches!(
+                    s.as_str(),
+                    Some("getsid" | "clone" | "clone3" | "clone:process" | "clone3:process")
+                )
+            });
         }
     };
     let spec = &mut policy["spec"];
@@ -552,7 +557,11 @@ fn stop_mode_resumes(interp: Interp) {
         .collect();
     assert_eq!(
         kinds,
-        ["violation getsid", "violation clone", "resumed clone"],
+        [
+            "violation getsid",
+            "violation clone:process",
+            "resumed clone:process"
+        ],
         "[{label}] the log"
     );
     assert!(log[..2].iter().all(|r| r["action"] == "stop"));

@@ -35,7 +35,13 @@ on_both_interpreters!(pickle_demo, model_demo, stop_mode);
 
 /// The syscalls by which a shell command starts, in the order a Python `os.system()` makes them; the
 /// first violation of a command-running payload is one of these.
-const EXEC_PATH: &[&str] = &["rt_sigprocmask", "clone", "clone3", "vfork", "execve"];
+const EXEC_PATH: &[&str] = &[
+    "rt_sigprocmask",
+    "clone:process",
+    "clone3:process",
+    "vfork",
+    "execve",
+];
 
 /// How long a marker file is watched for after a run, in case something left behind creates it late.
 const AFTERMATH: Duration = Duration::from_millis(500);
@@ -135,7 +141,9 @@ struct Frame {
 impl Record {
     /// What every record satisfies, or what is wrong with it.
     fn check(&self) -> Result<(), String> {
-        let named = syscalls::number(&self.syscall) == Some(self.nr)
+        // `syscall` is the right: the syscall's name, or `name:class` (`clone3:process`).
+        let name = self.syscall.split(':').next().unwrap_or_default();
+        let named = syscalls::number(name) == Some(self.nr)
             || self.syscall == format!("syscall_{}", self.nr);
         let checks = [
             (!self.time.is_empty(), "time is empty"),

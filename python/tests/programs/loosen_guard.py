@@ -25,10 +25,10 @@ while frame is not None:
 sup = channel._supervisors[MODE]
 log = LOG.encode()
 attempts = [
-    [b"guard %d 1 1 %s" % (gid, log)],  # redefine it: allow everything
-    [b"guard %d 1 0 %s" % (gid, log)],  # allow shells only
-    [b"guard %d 0 0 /dev/null" % gid],  # send its reports elsewhere
-    [b"guard 999 1 1 /tmp/x.log", b"file 999 " + synthetic.encode()],  # give its frame to a new guard
+    [b"guard %d 1 1 1 %s" % (gid, log)],  # redefine it: allow everything
+    [b"guard %d 1 0 0 %s" % (gid, log)],  # allow shells only
+    [b"guard %d 0 0 0 /dev/null" % gid],  # send its reports elsewhere
+    [b"guard 999 1 1 1 /tmp/x.log", b"file 999 " + synthetic.encode()],  # give its frame to a new guard
     [b"unguard %d" % gid],  # remove it
 ]
 for commands in attempts:
@@ -38,7 +38,7 @@ for commands in attempts:
     except Exception as e:
         print("loosen: refused", commands, "->", str(e).replace("\n", " | "), flush=True)
 # The same, written straight to the pipe, around the client's lock.
-os.write(sup._stdin.fileno(), b"guard %d 1 1 %s\n" % (gid, log))
+os.write(sup._stdin.fileno(), b"guard %d 1 1 1 %s\n" % (gid, log))
 answer = sup._stdout.readline(time.monotonic() + 5)
 print("loosen: raw answer", answer, flush=True)
 os.system("touch " + MARKER)

@@ -37,6 +37,13 @@ enum si_rule_flags _rule_flags = RULE_GUARD;
 enum si_limit _limit = REPORT_KEYS_MAX;
 struct si_report_val _report_val = {};
 struct si_resume_event _resume_event = {};
+struct si_value_event _value_event = {};
+struct si_path_key _path_key = {};
+struct si_addr_key _addr_key = {};
+enum si_value_kind _value_kind = VALUE_NONE;
+enum si_path_pattern _path_pattern = PATTERN_EXACT;
+enum si_value_flags _value_flags = VALUE_UNRESOLVED;
+enum si_addr_key_bits _addr_key_bits = ADDR_KEY_FIXED_BITS;
 
 /* A C signal handler starts running on this thread (CPython's writes one byte
  * to the wakeup fd; that write is not the interrupted frames' doing). */
@@ -185,9 +192,23 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	w->denied = ~0U;
 	w->guard = ~0U;
 	w->check = mode != MODE_TRACE;
+	/* Programs, paths and addresses, for the modules that restrict them
+	 * (and, in trace mode, to be recorded). */
+	w->vkind = p->kind == PROC_PYTHON ? load_values(nr, right, regs) : VALUE_NONE;
+	if (w->vkind == VALUE_WRITE) {
+		/* The import system writing a compiled module: its own right,
+		 * not a write the policy restricts. */
+		__u32 pyc = reclassify_pycache(right);
+		if (pyc != right) {
+			right = pyc;
+			w->nr = pyc;
+			w->vkind = VALUE_NONE;
+		}
+	}
 
 	if (p->kind != PROC_PYTHON) {
-		visit_module(w, MODULE_NON_PYTHON);
+		/* A program that is not Python: its own rule, or `children`. */
+		visit_module(w, p->program >= MODULE_FIRST_DYNAMIC ? p->program : MODULE_NON_PYTHON);
 		goto decide;
 	}
 
@@ -217,7 +238,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		runtime = find_runtime(conf);
 		if (runtime) {
 			p->runtime = runtime;
-			emit_proc_event(EV_PYTHON_READY, PROC_PYTHON, 0, runtime, 0, 0);
+			emit_proc_event(EV_PYTHON_READY, PROC_PYTHON, 0, runtime, 0, 0, 0);
 		}
 	}
 	if (conf && runtime) {
@@ -249,6 +270,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	}
 
 decide:
+	if (mode == MODE_TRACE && w->vkind)
+		report_values();
 	if (mode == MODE_TRACE || !w->check || w->denied == ~0U)
 		return 0;
 	if (w->danger)

@@ -53,6 +53,9 @@ enum si_module_id {
 #define REPORT_FRAMES 20
 #define FUNC_NAME_LEN 64
 #define LINETABLE_MAX 1024
+#define VALUE_LEN 256     /* bytes of a path value (with its NUL) */
+#define MAX_VALUES 2      /* values of one syscall (rename: both paths) */
+#define PATH_BUF 768      /* scratch for building a path backwards (512 + slack) */
 
 /* Sandbox modes (const volatile `mode`). */
 enum si_mode {
@@ -122,6 +125,30 @@ enum si_reason {
 	REASON_INHERITED = 16, /* the thread carries its creator's modules */
 	REASON_FRAMELESS = 32, /* no Python frame on the thread */
 	REASON_STARTUP = 64,   /* ... and the interpreter had not run a frame yet */
+	REASON_VALUE = 128,    /* an argument value (program, path, address) no pattern allows */
+};
+
+/* Argument values a module's policy can restrict (bits 1 << kind of
+ * si_module_rule.restricted). */
+enum si_value_kind {
+	VALUE_NONE = 0,
+	VALUE_EXEC = 1,    /* the program execve/execveat runs */
+	VALUE_WRITE = 2,   /* a path created, written, truncated, renamed, removed, ... */
+	VALUE_CONNECT = 3, /* the address connect/sendto/sendmsg sends to */
+	VALUE_BIND = 4,    /* the address bind binds */
+};
+
+/* How a path pattern in `paths` matches (key.pattern). */
+enum si_path_pattern {
+	PATTERN_EXACT = 0,    /* the path itself */
+	PATTERN_CHILDREN = 1, /* key.s is a directory with its trailing '/': files directly in it */
+	PATTERN_TREE = 2,     /* key.s is a directory with its trailing '/': anything below it */
+};
+
+/* si_value.flags */
+enum si_value_flags {
+	VALUE_UNRESOLVED = 1, /* could not be read or resolved, or longer than VALUE_LEN: matches nothing */
+	VALUE_ABNORMAL = 2,   /* had `.` or `..` components or `//`: s is its lexical normal form */
 };
 
 /* Ring buffer records: the first field of every record is the type. */
@@ -132,6 +159,7 @@ enum si_event_type {
 	EV_VIOLATION = 4,
 	EV_PYTHON_READY = 5,
 	EV_RESUMED = 6,     /* stop mode: a stopped syscall let through after SIGCONT */
+	EV_VALUE = 7,       /* trace mode: the argument values of a syscall and its modules */
 };
 
 /* Threads (and processes) created while a module with this flag is on the
@@ -139,6 +167,7 @@ enum si_event_type {
  * `trace` every module is inherited this way; the flag marks guards. */
 enum si_rule_flags {
 	RULE_GUARD = 1,
+	RULE_PROGRAM = 2, /* a program's rule (spec.programs): its own list, no base */
 };
 
 /* Where the interpreter keeps what the walker needs. One entry per supported
@@ -194,6 +223,9 @@ struct si_proc_state {
 	__u32 started;   /* a Python frame was seen: start-up is over */
 	__u32 supervisor; /* runs the secimport binary (another guard's supervisor): not killed
 			   * with the tree, so it can report what it saw */
+	__u32 program;   /* PROC_OTHER: the module id judging it (its program's rule, found
+			  * in `programs` by the executable's identity), or MODULE_NON_PYTHON */
+	__u32 pad;
 };
 
 struct si_exe_key {
@@ -251,6 +283,44 @@ struct si_module_rule {
 	__u64 allow[RIGHT_WORDS]; /* one bit per right */
 	__u32 present;
 	__u32 flags;   /* enum si_rule_flags */
+	__u32 restricted; /* bits 1 << si_value_kind: the module's values of that kind
+			 * must match its patterns (`paths`, `addrs`) */
+	__u32 pad;
+};
+
+/* One argument value of a syscall. */
+struct si_value {
+	__u8 kind;     /* enum si_value_kind */
+	__u8 family;   /* connect/bind: AF_UNIX, AF_INET, AF_INET6; 0 otherwise */
+	__u16 port;    /* AF_INET/AF_INET6: host order */
+	__u32 flags;   /* enum si_value_flags */
+	__u8 addr[16]; /* AF_INET: 4 bytes, AF_INET6: 16, network order */
+	char s[VALUE_LEN]; /* a path (exec, write, AF_UNIX: "@name" when abstract) */
+};
+
+/* paths[key]: a path pattern of a module (exec, write, unix sockets). */
+struct si_path_key {
+	__u32 module;
+	__u16 kind;    /* enum si_value_kind */
+	__u16 pattern; /* enum si_path_pattern */
+	char s[VALUE_LEN];
+};
+
+/* addrs: longest-prefix match over (module, kind, family, wildcard port,
+ * port, address); prefixlen = ADDR_KEY_FIXED_BITS + the address bits. */
+struct si_addr_key {
+	__u32 prefixlen;
+	__u32 module;
+	__u8 kind;
+	__u8 family;
+	__u8 any_port; /* 1: the pattern's port is `*` (port is 0) */
+	__u8 pad;
+	__u16 port;
+	__u8 addr[16];
+};
+
+enum si_addr_key_bits {
+	ADDR_KEY_FIXED_BITS = 80, /* module .. port, before the address */
 };
 
 struct si_event_hdr {
@@ -268,6 +338,8 @@ struct si_proc_event {
 	enum si_proc_kind kind; /* after the event */
 	__u64 runtime;    /* EV_PYTHON_READY */
 	__u64 syscalls;   /* EV_EXIT: syscalls the process made while tracked */
+	__u32 program;    /* EV_EXEC of a program that is not Python: its module id */
+	__u32 pad;
 	char filename[FILENAME_MAX_LEN]; /* EV_EXEC */
 };
 
@@ -294,8 +366,23 @@ struct si_violation_event {
 	__u32 denied[DENIED_MAX];       /* every module that denied it, in visit order */
 	__u32 ninherited;
 	__u32 inherited[PROV_MAX];      /* modules inherited from the thread's creator */
+	__u32 nvalues;                  /* argument values below (REASON_VALUE) */
+	__u32 pad;
+	struct si_value values[MAX_VALUES];
 	/* Last: the record sent holds only the nframes filled in. */
 	struct si_frame_info frames[REPORT_FRAMES];
+};
+
+/* EV_VALUE (trace mode): the values of a value-carrying syscall and every
+ * module charged with it. */
+struct si_value_event {
+	struct si_event_hdr hdr;
+	__u32 nr;       /* the right */
+	__u32 nvalues;
+	__u32 nmods;
+	__u32 pad;
+	struct si_value values[MAX_VALUES];
+	__u32 mods[UNIQ_MAX];
 };
 
 /* EV_RESUMED: the thread stopped at syscall `nr` was continued and made it

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::{Mode, ModulePattern, Policy, SyscallSet, UnknownRule};
+use super::{Arguments, Mode, ModulePattern, Policy, SyscallSet, UnknownRule};
 
 /// One bit per right (bit `nr % 64` of word `nr / 64`): syscalls, then
 /// argument classes ([`crate::rights::RIGHT_BITS`] bits).
@@ -45,12 +45,16 @@ pub struct Compiled {
     pub frameless: Bitmap,
     /// `spec.children`.
     pub children: Bitmap,
+    /// `spec.programs`: program path -> bitmap.
+    pub programs: Vec<(String, Bitmap)>,
     /// Every key in key order, with its bitmap.
     rules: Vec<(String, Bitmap)>,
     /// Exact name -> index in `rules`.
     exact: HashMap<String, usize>,
     /// Anchor -> globs anchored there.
     globs: HashMap<String, Vec<CompiledGlob>>,
+    /// Key -> its `spec.arguments` entry.
+    arguments: HashMap<String, Arguments>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,10 +91,27 @@ impl Compiled {
             startup: bitmap_of(&spec.startup),
             frameless: bitmap_of(&spec.frameless),
             children: bitmap_of(&spec.children),
+            programs: spec
+                .programs
+                .iter()
+                .map(|(path, set)| (path.clone(), bitmap_of(set)))
+                .collect(),
             rules,
             exact,
             globs,
+            arguments: spec
+                .arguments
+                .iter()
+                .map(|(key, arguments)| (key.as_str().to_string(), arguments.clone()))
+                .collect(),
         }
+    }
+
+    /// The `spec.arguments` entry of `key` (a key [`Compiled::rule_for`]
+    /// returned): the argument values the rule's rights may use. `None`: no
+    /// entry, no kind is restricted.
+    pub fn arguments_for(&self, key: &str) -> Option<&Arguments> {
+        self.arguments.get(key)
     }
 
     /// The rule for the module called `module_name`: the key that covers it

@@ -20,6 +20,7 @@ use super::{
     ApiVersion, Format, Kind, ModulePattern, PatternError, Policy, PolicyError, Syscall,
     SyscallSet, API_VERSION, KIND,
 };
+use crate::arguments::{AddrPattern, ArgumentError, Arguments, PathPattern};
 
 /// What is wrong with a well-formed policy file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,9 +47,26 @@ pub enum Problem {
     /// Any other key appears twice in one mapping; `place` names the mapping
     /// (`spec`, `metadata`, `the document` for the top level).
     DuplicateKey { key: String, place: String },
+    /// A key of `spec.programs` that is not an absolute path.
+    BadProgram { path: String },
     /// A dangerous syscall in a set that applies whatever the module
     /// (`spec.base`, `spec.startup`, `spec.frameless`).
     DangerousShared { name: String, place: String },
+    /// A key of `spec.arguments` is not a valid glob.
+    BadArgumentsKey { key: String, error: PatternError },
+    /// A key of `spec.arguments` that is not a key of `spec.modules`.
+    ArgumentsWithoutModule { key: String },
+    /// A kind in a module's `spec.arguments` entry other than `exec`,
+    /// `write`, `connect` and `bind`.
+    UnknownArgumentKind { module: String, kind: String },
+    /// A pattern of `spec.arguments` that is not valid for its kind (the
+    /// error is boxed to keep [`PolicyError`] small).
+    BadArgument {
+        module: String,
+        kind: crate::arguments::Kind,
+        value: String,
+        error: Box<ArgumentError>,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -88,6 +106,21 @@ impl fmt::Display for Problem {
                 let classes: Vec<String> = crate::rights::classes_of(syscall)
                     .map(|c| format!("{}:{}", c.syscall, c.class))
                     .collect();
+                if classes.is_empty()
+                    && name.contains(':')
+                    && crate::syscalls::number(syscall).is_some()
+                {
+                    let known: Vec<String> = crate::rights::classes()
+                        .map(|c| format!("{}:{}", c.syscall, c.class))
+                        .collect();
+                    return write!(
+                        f,
+                        "`{}` in {place} is not a right: `{syscall}` has no argument classes (write \
+                         it plain); the classes are {}",
+                        shown(name),
+                        known.join(", ")
+                    );
+                }
                 if !classes.is_empty() {
                     let plain = crate::rights::ALWAYS_CLASSED.contains(&syscall);
                     return write!(
@@ -96,7 +129,11 @@ impl fmt::Display for Problem {
                          classes {}{}; list the ones needed",
                         shown(name),
                         classes.join(", "),
-                        if plain { "" } else { " (or plain, for the form no class describes)" }
+                        if plain {
+                            ""
+                        } else {
+                            " (or plain, for the form no class describes)"
+                        }
                     );
                 }
                 write!(f, "unknown syscall `{}` in {place}; ", shown(name))?;
@@ -129,11 +166,48 @@ impl fmt::Display for Problem {
                  allowed to the modules that need it; list it under those modules in spec.modules",
                 shown(name)
             ),
+            Problem::BadProgram { path } => write!(
+                f,
+                "program `{}` in spec.programs is not an absolute path; name programs by where \
+                 they are (`/usr/bin/git`)",
+                shown(path)
+            ),
             Problem::DuplicateModuleKey { key } => write!(
                 f,
                 "module key `{}` appears twice in spec.modules; merge the two lists into one \
                  entry",
                 shown(key)
+            ),
+            Problem::BadArgumentsKey { key, error } => write!(
+                f,
+                "invalid module key `{}` in spec.arguments: {error}",
+                shown(key)
+            ),
+            Problem::ArgumentsWithoutModule { key } => write!(
+                f,
+                "`{0}` in spec.arguments is not a key of spec.modules; arguments narrow the \
+                 rights of a module entry: add `{0}` to spec.modules (spelled the same) or remove \
+                 its arguments",
+                shown(key)
+            ),
+            Problem::UnknownArgumentKind { module, kind } => write!(
+                f,
+                "unknown argument kind `{}` for module `{}` in spec.arguments; the kinds are \
+                 exec, write, connect and bind",
+                shown(kind),
+                shown(module)
+            ),
+            Problem::BadArgument {
+                module,
+                kind,
+                value,
+                error,
+            } => write!(
+                f,
+                "invalid {kind} pattern `{}` for module `{}` in spec.arguments: {error}; {}",
+                shown(value),
+                shown(module),
+                kind.syntax()
             ),
             Problem::DuplicateKey { key, place } => write!(
                 f,
@@ -147,6 +221,9 @@ impl fmt::Display for Problem {
 
 thread_local! {
     static PROBLEM: RefCell<Option<Problem>> = const { RefCell::new(None) };
+    /// The document being read is `secimport.dev/v1`: the plain names of
+    /// always-classed syscalls (`socket`) are read, for `upgrade_v1`.
+    static READING_V1: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Records `problem` for [`parse`] and returns the error that carries its text
@@ -205,7 +282,27 @@ pub(super) fn parse(text: &str, path: &str, format: Format) -> Result<Policy, Po
             .is_some_and(|f| f == crate::trace::TRACE_FORMAT);
         return Err(invalid_at_start(Problem::NotAPolicy { trace }));
     }
-    let policy: Policy = deserialize(text, path, format)?;
+    READING_V1.with(|v| v.set(matches!(envelope.api_version, Some(ApiVersion::V1))));
+    let policy = deserialize::<Policy>(text, path, format);
+    READING_V1.with(|v| v.set(false));
+    let policy = policy?;
+    let spec = &policy.spec;
+    if let Some(key) = spec
+        .arguments
+        .keys()
+        .find(|key| !spec.modules.contains_key(key.as_str()))
+    {
+        let (line, column) =
+            key_position(text, format, &["spec", "arguments"], key.as_str()).unwrap_or((1, 1));
+        return Err(PolicyError::Invalid {
+            path: path.to_string(),
+            line,
+            column,
+            problem: Problem::ArgumentsWithoutModule {
+                key: key.to_string(),
+            },
+        });
+    }
     Ok(match policy.api_version {
         ApiVersion::V1 => super::upgrade_v1(policy),
         ApiVersion::V2 => policy,
@@ -665,6 +762,12 @@ impl Visitor<'_> for SyscallSeed<'_> {
                 place: self.place.to_string(),
             }));
         }
+        if crate::rights::ALWAYS_CLASSED.contains(&name) && READING_V1.with(|v| v.get()) {
+            // upgrade_v1 replaces it by its classes.
+            if let Some(plain) = crate::syscalls::number(name).and_then(Syscall::from_number) {
+                return Ok(plain);
+            }
+        }
         Syscall::parse(name).ok_or_else(|| {
             raise(Problem::UnknownSyscall {
                 name: name.to_string(),
@@ -762,6 +865,44 @@ pub(super) fn children<'de, D: Deserializer<'de>>(d: D) -> Result<SyscallSet, D:
     .deserialize(d)
 }
 
+pub(super) fn programs<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, SyscallSet>, D::Error> {
+    d.deserialize_map(ProgramsVisitor)
+}
+
+struct ProgramsVisitor;
+
+impl<'de> Visitor<'de> for ProgramsVisitor {
+    type Value = BTreeMap<String, SyscallSet>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping of program path -> list of syscall names")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut programs = BTreeMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !key.starts_with('/') || key.contains('\0') || key.len() > 4095 {
+                return Err(raise(Problem::BadProgram { path: key }));
+            }
+            if programs.contains_key(&key) {
+                return Err(raise(Problem::DuplicateKey {
+                    key,
+                    place: "spec.programs".to_string(),
+                }));
+            }
+            let place = format!("program `{}`", shown(&key));
+            let syscalls = map.next_value_seed(SyscallListSeed {
+                place: &place,
+                shared: false,
+            })?;
+            programs.insert(key, syscalls);
+        }
+        Ok(programs)
+    }
+}
+
 pub(super) fn modules<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<BTreeMap<ModulePattern, SyscallSet>, D::Error> {
@@ -779,7 +920,10 @@ impl<'de> Visitor<'de> for ModulesVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut modules = BTreeMap::new();
-        while let Some(key) = map.next_key_seed(ModuleKeySeed { seen: &modules })? {
+        while let Some(key) = map.next_key_seed(ModuleKeySeed {
+            seen: &|key| modules.contains_key(key),
+            arguments: false,
+        })? {
             let place = format!("module `{key}`");
             let syscalls = map.next_value_seed(SyscallListSeed {
                 place: &place,
@@ -795,7 +939,9 @@ impl<'de> Visitor<'de> for ModulesVisitor {
 /// (serde_json would silently keep the last of two, serde_yaml would too
 /// through a hand-written map visitor like this one).
 struct ModuleKeySeed<'a> {
-    seen: &'a BTreeMap<ModulePattern, SyscallSet>,
+    seen: &'a dyn Fn(&str) -> bool,
+    /// A key of `spec.arguments` rather than `spec.modules`.
+    arguments: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for ModuleKeySeed<'_> {
@@ -815,17 +961,380 @@ impl Visitor<'_> for ModuleKeySeed<'_> {
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<ModulePattern, E> {
         let pattern = ModulePattern::parse(key).map_err(|error| {
-            raise(Problem::BadModuleKey {
-                key: key.to_string(),
-                error,
+            let key = key.to_string();
+            raise(match self.arguments {
+                false => Problem::BadModuleKey { key, error },
+                true => Problem::BadArgumentsKey { key, error },
             })
         })?;
-        if self.seen.contains_key(key) {
-            return Err(raise(Problem::DuplicateModuleKey {
-                key: key.to_string(),
+        if (self.seen)(key) {
+            let key = key.to_string();
+            return Err(raise(match self.arguments {
+                false => Problem::DuplicateModuleKey { key },
+                true => Problem::DuplicateKey {
+                    key,
+                    place: "spec.arguments".to_string(),
+                },
             }));
         }
         Ok(pattern)
+    }
+}
+
+// spec.arguments.
+
+pub(super) fn arguments<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<ModulePattern, Arguments>, D::Error> {
+    d.deserialize_map(ArgumentsVisitor)
+}
+
+struct ArgumentsVisitor;
+
+impl<'de> Visitor<'de> for ArgumentsVisitor {
+    type Value = BTreeMap<ModulePattern, Arguments>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(
+            "a mapping of module name or glob (a key of spec.modules) -> its argument patterns \
+             by kind (exec, write, connect, bind)",
+        )
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some(key) = map.next_key_seed(ModuleKeySeed {
+            seen: &|key| out.contains_key(key),
+            arguments: true,
+        })? {
+            let arguments = map.next_value_seed(ModuleArgumentsSeed {
+                module: key.as_str(),
+            })?;
+            out.insert(key, arguments);
+        }
+        Ok(out)
+    }
+}
+
+/// One module's entry of `spec.arguments`: kind -> patterns.
+struct ModuleArgumentsSeed<'a> {
+    module: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for ModuleArgumentsSeed<'_> {
+    type Value = Arguments;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Arguments, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ModuleArgumentsSeed<'_> {
+    type Value = Arguments;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(
+            "a mapping of argument kind (exec, write, connect, bind) -> list of patterns, like \
+             {exec: [/usr/bin/git]} ({} for no restriction)",
+        )
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Arguments, A::Error> {
+        use crate::arguments::Kind as ArgKind;
+        let mut out = Arguments::default();
+        while let Some(kind) = map.next_key_seed(ArgumentKindSeed {
+            module: self.module,
+            seen: &out,
+        })? {
+            match kind {
+                ArgKind::Exec | ArgKind::Write => {
+                    let set = map.next_value_seed(PatternListSeed::<PathPattern> {
+                        module: self.module,
+                        kind,
+                        pattern: std::marker::PhantomData,
+                    })?;
+                    match kind {
+                        ArgKind::Exec => out.exec = Some(set),
+                        _ => out.write = Some(set),
+                    }
+                }
+                ArgKind::Connect | ArgKind::Bind => {
+                    let set = map.next_value_seed(PatternListSeed::<AddrPattern> {
+                        module: self.module,
+                        kind,
+                        pattern: std::marker::PhantomData,
+                    })?;
+                    match kind {
+                        ArgKind::Connect => out.connect = Some(set),
+                        _ => out.bind = Some(set),
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A kind of a module's `spec.arguments` entry.
+struct ArgumentKindSeed<'a> {
+    module: &'a str,
+    seen: &'a Arguments,
+}
+
+impl<'de> DeserializeSeed<'de> for ArgumentKindSeed<'_> {
+    type Value = crate::arguments::Kind;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for ArgumentKindSeed<'_> {
+    type Value = crate::arguments::Kind;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an argument kind: exec, write, connect or bind")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+        let Some(kind) = crate::arguments::Kind::from_name(name) else {
+            return Err(raise(Problem::UnknownArgumentKind {
+                module: self.module.to_string(),
+                kind: name.to_string(),
+            }));
+        };
+        if self.seen.restricts(kind) {
+            return Err(raise(Problem::DuplicateKey {
+                key: name.to_string(),
+                place: format!("spec.arguments.{}", self.module),
+            }));
+        }
+        Ok(kind)
+    }
+}
+
+/// The list of patterns of one kind; duplicates are ignored.
+struct PatternListSeed<'a, T> {
+    module: &'a str,
+    kind: crate::arguments::Kind,
+    pattern: std::marker::PhantomData<T>,
+}
+
+impl<'de, T> DeserializeSeed<'de> for PatternListSeed<'_, T>
+where
+    T: std::str::FromStr<Err = ArgumentError> + Ord,
+{
+    type Value = BTreeSet<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<BTreeSet<T>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T> Visitor<'de> for PatternListSeed<'_, T>
+where
+    T: std::str::FromStr<Err = ArgumentError> + Ord,
+{
+    type Value = BTreeSet<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.kind.takes_paths() {
+            true => write!(
+                f,
+                "a list of {} path patterns, like [/usr/bin/git, /srv/out/*] ([] for none)",
+                self.kind
+            ),
+            false => write!(
+                f,
+                "a list of {} address patterns, like [\"127.0.0.1:8080\", \"unix:/run/app.sock\"] \
+                 ([] for none)",
+                self.kind
+            ),
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BTreeSet<T>, A::Error> {
+        let mut set = BTreeSet::new();
+        while let Some(pattern) = seq.next_element_seed(PatternSeed::<T> {
+            module: self.module,
+            kind: self.kind,
+            pattern: std::marker::PhantomData,
+        })? {
+            set.insert(pattern);
+        }
+        Ok(set)
+    }
+}
+
+/// One pattern of `spec.arguments`.
+struct PatternSeed<'a, T> {
+    module: &'a str,
+    kind: crate::arguments::Kind,
+    pattern: std::marker::PhantomData<T>,
+}
+
+impl<'de, T> DeserializeSeed<'de> for PatternSeed<'_, T>
+where
+    T: std::str::FromStr<Err = ArgumentError>,
+{
+    type Value = T;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<T> Visitor<'_> for PatternSeed<'_, T>
+where
+    T: std::str::FromStr<Err = ArgumentError>,
+{
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.kind.takes_paths() {
+            true => f.write_str("a path pattern"),
+            false => f.write_str("an address pattern"),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<T, E> {
+        value.parse().map_err(|error| {
+            raise(Problem::BadArgument {
+                module: self.module.to_string(),
+                kind: self.kind,
+                value: value.to_string(),
+                error: Box::new(error),
+            })
+        })
+    }
+}
+
+// Positions found after the parse.
+
+/// `(line, column)` of key `key` of the mapping at `route` (`["spec",
+/// "arguments"]`), found by walking the document again and stopping there.
+fn key_position(text: &str, format: Format, route: &[&str], key: &str) -> Option<(usize, usize)> {
+    take_problem();
+    let seed = Route { route, key };
+    let result = match format {
+        Format::Yaml => serde_yaml::Deserializer::from_str(text)
+            .next()
+            .map_or(Ok(()), |d| seed.deserialize(d))
+            .map_err(|e| yaml_error(&e, text)),
+        Format::Json => {
+            let mut d = serde_json::Deserializer::from_str(text);
+            seed.deserialize(&mut d).map_err(|e| json_error(&e, text))
+        }
+    };
+    let found = take_problem().is_some();
+    match result {
+        Err((line, column, _)) if found => Some((line, column)),
+        _ => None,
+    }
+}
+
+/// Walks the mappings along `route`, then stops with an error at `key`.
+#[derive(Clone, Copy)]
+struct Route<'a> {
+    route: &'a [&'a str],
+    key: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for Route<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Route<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Some((first, rest)) = self.route.split_first() else {
+            while map.next_key_seed(TargetKey { key: self.key })?.is_some() {
+                map.next_value::<de::IgnoredAny>()?;
+            }
+            return Ok(());
+        };
+        while let Some(key) = map.next_key_seed(Unique { path: None })? {
+            if key
+                .as_ref()
+                .is_some_and(|(kind, k)| *kind == 's' && k == first)
+            {
+                map.next_value_seed(Route {
+                    route: rest,
+                    key: self.key,
+                })?;
+            } else {
+                map.next_value::<de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A key that is refused, at its position, when it is `key`.
+struct TargetKey<'a> {
+    key: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for TargetKey<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for TargetKey<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<(), E> {
+        if key == self.key {
+            return Err(raise(Problem::ArgumentsWithoutModule {
+                key: key.to_string(),
+            }));
+        }
+        Ok(())
     }
 }
 

@@ -84,6 +84,18 @@ pub(super) fn to_yaml(policy: &Policy) -> String {
         "children",
         spec.children.iter().map(|s| s.name()),
     );
+    if !spec.programs.is_empty() {
+        out.push_str("  programs:\n");
+        for (path, syscalls) in &spec.programs {
+            let key = scalar(path);
+            if key.len() > MAX_IMPLICIT_KEY {
+                let _ = writeln!(out, "    ? {key}");
+                flow_list(&mut out, 4, "    : [", syscalls.iter().map(|s| s.name()));
+            } else {
+                flow_entry(&mut out, 4, &key, syscalls.iter().map(|s| s.name()));
+            }
+        }
+    }
     if spec.modules.is_empty() {
         out.push_str("  modules: {}\n");
     } else {
@@ -98,7 +110,46 @@ pub(super) fn to_yaml(policy: &Policy) -> String {
             }
         }
     }
+    if !spec.arguments.is_empty() {
+        out.push_str("  arguments:\n");
+        for (key, arguments) in &spec.arguments {
+            let key = scalar(key.as_str());
+            let explicit = key.len() > MAX_IMPLICIT_KEY;
+            let head = match explicit {
+                true => format!("    ? {key}\n    :"),
+                false => format!("    {key}:"),
+            };
+            if arguments.is_empty() {
+                let _ = writeln!(out, "{head} {{}}");
+                continue;
+            }
+            let _ = writeln!(out, "{head}");
+            for kind in crate::arguments::Kind::ALL {
+                let Some(patterns) = arguments.texts(kind) else {
+                    continue;
+                };
+                flow_list_with(
+                    &mut out,
+                    6,
+                    &format!("      {kind}: ["),
+                    patterns.iter().map(String::as_str),
+                    pattern_scalar,
+                );
+            }
+        }
+    }
     out
+}
+
+/// A pattern of `spec.arguments` as a YAML scalar: plain when it is a path
+/// pattern that [`scalar`] would write plain but for its `*`s (a `*` only
+/// starts an alias at the start of a scalar), else as [`scalar`] writes it.
+fn pattern_scalar(text: &str) -> String {
+    if text.starts_with('/') && is_plain_safe(&text.replace('*', "x")) {
+        text.to_string()
+    } else {
+        scalar(text)
+    }
 }
 
 /// `key: [a, b, c]` at `indent`, wrapped at [`WIDTH`] with continuation lines
@@ -120,10 +171,21 @@ fn flow_list<'a>(
     head: &str,
     items: impl Iterator<Item = &'a str>,
 ) {
+    flow_list_with(out, indent, head, items, scalar);
+}
+
+/// [`flow_list`], each item written by `write`.
+fn flow_list_with<'a>(
+    out: &mut String,
+    indent: usize,
+    head: &str,
+    items: impl Iterator<Item = &'a str>,
+    write: fn(&str) -> String,
+) {
     let mut line = head.to_string();
     let mut first = true;
     for item in items {
-        let item = scalar(item);
+        let item = write(item);
         if first {
             line.push_str(&item);
             first = false;
@@ -283,6 +345,70 @@ mod tests {
         )));
         let back = Policy::parse(&yaml, "p.yaml", super::super::Format::Yaml).unwrap();
         assert_eq!(back, policy);
+    }
+
+    /// Arguments of a key past the implicit-key limit are written under an
+    /// explicit key; path patterns are plain, addresses quoted.
+    #[test]
+    fn arguments_of_long_keys() {
+        use crate::arguments::Arguments;
+        let mut policy = Policy::new("p");
+        let set: super::super::SyscallSet = ["execve", "connect:inet"]
+            .iter()
+            .map(|n| super::super::Syscall::parse(n).unwrap())
+            .collect();
+        let long = "k".repeat(MAX_IMPLICIT_KEY + 1);
+        let longer = "l".repeat(MAX_IMPLICIT_KEY + 1);
+        let full = Arguments {
+            exec: Some(
+                ["/usr/bin/git", "/opt/x/**"]
+                    .iter()
+                    .map(|p| p.parse().unwrap())
+                    .collect(),
+            ),
+            connect: Some(["127.0.0.1:*"].iter().map(|p| p.parse().unwrap()).collect()),
+            ..Arguments::default()
+        };
+        for (key, arguments) in [
+            ("short", &full),
+            (&long, &full),
+            (&longer, &Arguments::default()),
+        ] {
+            let key = super::super::ModulePattern::parse(key).unwrap();
+            policy.spec.modules.insert(key.clone(), set.clone());
+            policy.spec.arguments.insert(key, arguments.clone());
+        }
+        let yaml = to_yaml(&policy);
+        let exec = "      exec: [/opt/x/**, /usr/bin/git]\n      connect: [\"127.0.0.1:*\"]\n";
+        assert!(
+            yaml.contains(&format!("\n    ? {long}\n    :\n{exec}")),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains(&format!("\n    ? {longer}\n    : {{}}\n")),
+            "{yaml}"
+        );
+        assert!(yaml.contains(&format!("\n    short:\n{exec}")), "{yaml}");
+        let back = Policy::parse(&yaml, "p.yaml", super::super::Format::Yaml).unwrap();
+        assert_eq!(back, policy);
+    }
+
+    #[test]
+    fn pattern_scalars() {
+        for plain in ["/usr/bin/git", "/srv/out/*", "/tmp/**", "/**", "/a-b/c_d.e"] {
+            assert_eq!(pattern_scalar(plain), plain);
+        }
+        for quoted in [
+            "127.0.0.1:*",
+            "[::1]:80",
+            "unix:/x",
+            "/a b",
+            "/yes/*:x",
+            "/a,b/*",
+        ] {
+            assert_eq!(pattern_scalar(quoted), scalar(quoted), "{quoted}");
+            assert!(pattern_scalar(quoted).starts_with('"'), "{quoted}");
+        }
     }
 
     #[test]

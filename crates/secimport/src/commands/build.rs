@@ -67,7 +67,12 @@ fn check_round_trip(
 }
 
 pub fn run(args: BuildArgs) -> Result<i32, Failure> {
-    let mut paths: Vec<PathBuf> = args.traces.iter().chain(&args.more_traces).cloned().collect();
+    let mut paths: Vec<PathBuf> = args
+        .traces
+        .iter()
+        .chain(&args.more_traces)
+        .cloned()
+        .collect();
     if paths.is_empty() {
         paths.push(PathBuf::from("trace.json"));
     }
@@ -216,6 +221,7 @@ mod tests {
                     let module = ModuleTrace {
                         files: vec![format!("/srv/{m}.py")],
                         syscalls: syscalls.clone(),
+                        arguments: Default::default(),
                     };
                     (m.to_string(), module)
                 })
@@ -224,6 +230,7 @@ mod tests {
                 startup: [("newfstatat".to_string(), 3)].into_iter().collect(),
                 ..Default::default()
             },
+            programs: Default::default(),
             processes: Vec::new(),
             counters: Counters::default(),
             exit_status: Some(0),
@@ -232,11 +239,13 @@ mod tests {
 
     fn args(trace: &Path, output: &Path) -> BuildArgs {
         BuildArgs {
-            trace: trace.to_path_buf(),
+            traces: vec![trace.to_path_buf()],
+            more_traces: Vec::new(),
             output: output.to_path_buf(),
             mode: RunMode::Log,
             unknown: UnknownArg::BaseOnly,
             no_group: true,
+            exact: false,
             name: None,
         }
     }
@@ -335,7 +344,7 @@ mod tests {
         for output in ["p.json", "p.yaml"] {
             let err = run(args(&trace_path, &dir.path().join(output))).unwrap_err();
             assert_eq!(err.code, 2);
-            assert!(err.to_string().contains("is the trace being read"), "{err}");
+            assert!(err.to_string().contains("is a trace being read"), "{err}");
         }
         assert_eq!(std::fs::read(&trace_path).unwrap(), before);
         assert_eq!(names(dir.path()), ["p.json"]);
@@ -431,6 +440,7 @@ mod tests {
                     ],
                 },
                 output: output.clone(),
+                append: false,
             })
             .unwrap_err();
             assert_eq!(err.code, 2, "{}: {err}", output.display());

@@ -2,13 +2,16 @@
 //! `secure_import()` and `sandboxed()`.
 //!
 //! It attaches to a running Python process and judges only what happens while
-//! a guarded frame is on a thread's stack: a guard denies shells (starting
-//! programs) and/or networking; everything else runs untouched. The Python
-//! side drives it over stdin/stdout, one line per command and per answer:
+//! a guarded frame is on a thread's stack: a guard denies any of shells
+//! (starting programs), networking and file writes (creating, writing,
+//! truncating, renaming or removing files by name); everything else runs
+//! untouched. The Python side drives it over stdin/stdout, one line per
+//! command and per answer:
 //!
 //! ```text
 //! -> ready PID                                   (once attached)
-//! <- guard ID ALLOW_SHELLS ALLOW_NETWORKING LOG  (0/1 flags; LOG = rest of line)
+//! <- guard ID SHELLS NET FILES LOG               (0/1: 1 allows shells, networking,
+//!                                                 file writes; LOG = rest of line)
 //! -> ok
 //! <- file ID FILENAME                            (a co_filename judged by guard ID)
 //! -> ok
@@ -50,9 +53,9 @@ use crate::cli::{GuardArgs, RunMode};
 use crate::commands::Failure;
 use crate::violations::{self, Judge, Names};
 
-type Bitmap = [u64; 8];
-const ALL: Bitmap = [u64::MAX; 8];
-const NONE: Bitmap = [0; 8];
+use secimport_policy::policy::Bitmap;
+const ALL: Bitmap = [u64::MAX; 16];
+const NONE: Bitmap = [0; 16];
 
 fn bitmap(names: &[&str]) -> Bitmap {
     classes::bitmap_of_names(names)
@@ -71,17 +74,28 @@ fn covers(a: &Bitmap, b: &Bitmap) -> bool {
     a.iter().zip(b).all(|(a, b)| b & !a == 0)
 }
 
-/// What a guard with these permissions denies, and how reports say it.
-fn denial(shells: bool, net: bool) -> (Bitmap, &'static str) {
-    match (shells, net) {
-        (false, false) => (
-            union(&bitmap(classes::SHELLS), &bitmap(classes::NETWORKING)),
-            "shells and networking",
-        ),
-        (false, true) => (bitmap(classes::SHELLS), "shells"),
-        (true, false) => (bitmap(classes::NETWORKING), "networking"),
-        (true, true) => (NONE, "nothing"),
+/// What a guard with these permissions (true: allowed) denies, and how
+/// reports say it: "shells", "shells and networking", "shells, networking
+/// and file writes", ..., or "nothing".
+fn denial(shells: bool, net: bool, files: bool) -> (Bitmap, String) {
+    let mut denied = NONE;
+    let mut what = Vec::new();
+    for (allowed, list, name) in [
+        (shells, classes::SHELLS, "shells"),
+        (net, classes::NETWORKING, "networking"),
+        (files, classes::FILE_WRITES, "file writes"),
+    ] {
+        if !allowed {
+            denied = union(&denied, &bitmap(list));
+            what.push(name);
+        }
     }
+    let what = match what.as_slice() {
+        [] => "nothing".to_string(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    };
+    (denied, what)
 }
 
 struct Guard {
@@ -162,24 +176,11 @@ impl Guards {
 
     /// A `guard` command: defines guard `id`, or makes it stricter. Refuses
     /// anything that would let it allow more, or change its log.
-    fn define(
-        &mut self,
-        id: u32,
-        shells: bool,
-        net: bool,
-        log: PathBuf,
-    ) -> Result<Defined, String> {
-        let (denied, what) = denial(shells, net);
+    fn define(&mut self, id: u32, allow: Allow, log: PathBuf) -> Result<Defined, String> {
+        let (denied, what) = denial(allow.shells, allow.net, allow.files);
         match self.guards.get_mut(&id) {
             None => {
-                self.guards.insert(
-                    id,
-                    Guard {
-                        denied,
-                        log,
-                        what: what.to_string(),
-                    },
-                );
+                self.guards.insert(id, Guard { denied, log, what });
                 Ok(Defined::New)
             }
             Some(g) => {
@@ -199,7 +200,7 @@ impl Guards {
                     return Ok(Defined::Unchanged);
                 }
                 g.denied = denied;
-                g.what = what.to_string();
+                g.what = what;
                 Ok(Defined::Stricter)
             }
         }
@@ -234,17 +235,17 @@ impl Guards {
     }
 }
 
+/// What a `guard` command allows (true) of what guards can deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Allow {
+    shells: bool,
+    net: bool,
+    files: bool,
+}
+
 enum Command {
-    Guard {
-        id: u32,
-        shells: bool,
-        net: bool,
-        log: PathBuf,
-    },
-    File {
-        id: u32,
-        filename: String,
-    },
+    Guard { id: u32, allow: Allow, log: PathBuf },
+    File { id: u32, filename: String },
 }
 
 fn parse(line: &str) -> Result<Command, String> {
@@ -253,26 +254,29 @@ fn parse(line: &str) -> Result<Command, String> {
     let rest = parts.next().unwrap_or("");
     match verb {
         "guard" => {
-            let mut f = rest.splitn(4, ' ');
+            const USAGE: &str = "(expected `guard ID SHELLS NET FILES LOG`)";
+            let mut f = rest.splitn(5, ' ');
             let id = f
                 .next()
                 .and_then(|s| s.parse().ok())
-                .ok_or("guard: bad id")?;
-            let flag = |s: Option<&str>| match s {
+                .ok_or(format!("guard: bad id {USAGE}"))?;
+            let mut flag = |what: &str| match f.next() {
                 Some("0") => Ok(false),
                 Some("1") => Ok(true),
-                _ => Err("guard: flags must be 0 or 1".to_string()),
+                _ => Err(format!("guard: the {what} flag must be 0 or 1 {USAGE}")),
             };
-            let shells = flag(f.next())?;
-            let net = flag(f.next())?;
+            let allow = Allow {
+                shells: flag("shells")?,
+                net: flag("networking")?,
+                files: flag("file writes")?,
+            };
             let log = f
                 .next()
                 .filter(|s| !s.is_empty())
-                .ok_or("guard: missing log path")?;
+                .ok_or(format!("guard: missing log path {USAGE}"))?;
             Ok(Command::Guard {
                 id,
-                shells,
-                net,
+                allow,
                 log: PathBuf::from(log),
             })
         }
@@ -302,19 +306,14 @@ fn parse(line: &str) -> Result<Command, String> {
 /// half-way and is sent again leaves the kernel as strict as the state.
 fn apply(cmd: Command, sandbox: &mut Sandbox, guards: &mut Guards) -> Result<(), String> {
     match cmd {
-        Command::Guard {
-            id,
-            shells,
-            net,
-            log,
-        } => {
+        Command::Guard { id, allow, log } => {
             if !guards.guards.contains_key(&id) {
                 if let Some(dir) = log.parent() {
                     crate::logfile::prepare_dir(dir)
                         .map_err(|e| format!("log directory {}: {e}", dir.display()))?;
                 }
             }
-            guards.define(id, shells, net, log)?;
+            guards.define(id, allow, log)?;
             for m in guards.modules_of(id) {
                 sandbox
                     .set_rule_with_flags(m, &guards.allow_for(m), RULE_GUARD)
@@ -381,8 +380,9 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
         mode,
         unknown_rule: sandbox::UnknownRule::Allow,
         walk_limit: args.walk_limit,
-        // Starting a thread is not a shell; the thread inherits the guards
-        // its creator had on its stack.
+        // Starting a thread is not a shell (a thread clone is the plain
+        // `clone`/`clone3` right, which no guard denies); the thread
+        // inherits the guards its creator had on its stack.
         thread_clone_exempt: true,
         // Only the guards judge: with no frame, what no guard denies.
         shared_sets_judge_danger: false,
@@ -484,6 +484,7 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
             let mut names = Names {
                 namer: &namer,
                 files: std::mem::take(&mut files),
+                programs: Default::default(),
             };
             let rec = violations::record(&v, &sandbox, &mut names, action);
             files = names.files;
@@ -605,7 +606,9 @@ mod tests {
     use super::*;
 
     fn nr(name: &str) -> u32 {
-        secimport_policy::syscalls::number(name).unwrap()
+        secimport_policy::syscalls::number(name)
+            .or_else(|| secimport_policy::rights::class_named(name).map(|c| c.right))
+            .unwrap_or_else(|| panic!("no right {name}"))
     }
 
     fn denies(b: &Bitmap, name: &str) -> bool {
@@ -613,19 +616,14 @@ mod tests {
         (b[(n / 64) as usize] >> (n % 64)) & 1 == 1
     }
 
-    /// Does the kernel rule of module `m` let syscall `name` through?
+    /// Does the kernel rule of module `m` let right `name` through?
     fn allows(g: &Guards, m: u32, name: &str) -> bool {
         !denies(&minus(&ALL, &g.allow_for(m)), name)
     }
 
     fn define(g: &mut Guards, line: &str) -> Result<Defined, String> {
         match parse(line)? {
-            Command::Guard {
-                id,
-                shells,
-                net,
-                log,
-            } => g.define(id, shells, net, log),
+            Command::Guard { id, allow, log } => g.define(id, allow, log),
             Command::File { .. } => panic!("not a guard command: {line}"),
         }
     }
@@ -634,26 +632,42 @@ mod tests {
 
     #[test]
     fn parses_commands() {
-        let Ok(Command::Guard {
-            id,
-            shells,
-            net,
-            log,
-        }) = parse("guard 3 0 1 /tmp/with space.log")
+        let Ok(Command::Guard { id, allow, log }) = parse("guard 3 0 1 1 /tmp/with space.log")
         else {
             panic!("guard did not parse");
         };
-        assert_eq!((id, shells, net), (3, false, true));
+        assert_eq!(id, 3);
+        assert_eq!(
+            allow,
+            Allow {
+                shells: false,
+                net: true,
+                files: true
+            }
+        );
         assert_eq!(log, PathBuf::from("/tmp/with space.log"));
+        let Ok(Command::Guard { allow, log, .. }) = parse("guard 4 1 0 0 /tmp/0 1 l") else {
+            panic!("guard did not parse");
+        };
+        assert_eq!(
+            allow,
+            Allow {
+                shells: true,
+                net: false,
+                files: false
+            }
+        );
+        assert_eq!(log, PathBuf::from("/tmp/0 1 l"));
         let Ok(Command::File { id, filename }) = parse("file 3 <secimport guard 3: a b>") else {
             panic!("file did not parse");
         };
         assert_eq!((id, filename.as_str()), (3, "<secimport guard 3: a b>"));
         for bad in [
-            "guard x 0 0 /l",
-            "guard 1 2 0 /l",
-            "guard 1 0 0",
-            "guard 1 0 0 ",
+            "guard x 0 0 0 /l",
+            "guard 1 2 0 0 /l",
+            "guard 1 0 0 2 /l",
+            "guard 1 0 0 0",
+            "guard 1 0 0 0 ",
             "file 1",
             "file x name",
             "unguard 1",
@@ -661,33 +675,144 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?} parsed");
         }
+        // The two-flag form of earlier versions is refused, never read with
+        // its log's first word taken for a flag.
+        let err = parse("guard 1 0 0 /tmp/l").err().unwrap();
+        assert!(err.contains("file writes flag must be 0 or 1"), "{err}");
+        assert!(err.contains("guard ID SHELLS NET FILES LOG"), "{err}");
+        assert!(parse("guard 1 1 1 0 l").is_ok());
+    }
+
+    #[test]
+    fn reports_say_what_is_denied() {
+        let what = |s, n, f| denial(s, n, f).1;
+        assert_eq!(
+            what(false, false, false),
+            "shells, networking and file writes"
+        );
+        assert_eq!(what(false, false, true), "shells and networking");
+        assert_eq!(what(false, true, false), "shells and file writes");
+        assert_eq!(what(true, false, false), "networking and file writes");
+        assert_eq!(what(false, true, true), "shells");
+        assert_eq!(what(true, false, true), "networking");
+        assert_eq!(what(true, true, false), "file writes");
+        assert_eq!(what(true, true, true), "nothing");
+        assert_eq!(denial(true, true, true).0, NONE);
+    }
+
+    #[test]
+    fn file_writes_are_denied_unless_allowed() {
+        let (denied, _) = denial(true, true, false);
+        for name in [
+            "openat:write",
+            "open:write",
+            "openat2:write",
+            "creat",
+            "truncate",
+            "rename",
+            "renameat",
+            "renameat2",
+            "unlink",
+            "unlinkat",
+            "mkdir",
+            "mkdirat",
+            "rmdir",
+            "linkat",
+            "symlinkat",
+            "fchmodat",
+            "fchownat",
+            "mknodat",
+        ] {
+            assert!(denies(&denied, name), "{name} not denied");
+        }
+        // Opening for reading, and I/O on descriptors already open, are not
+        // file writes by name; nor are shells or sockets.
+        for name in [
+            "openat",
+            "open",
+            "read",
+            "write",
+            "ftruncate",
+            "newfstatat",
+            "execve",
+            "clone:process",
+            "socket:inet",
+        ] {
+            assert!(!denies(&denied, name), "{name} denied");
+        }
+        // Shells: the process clones, not the thread clones (the plain
+        // `clone`/`clone3` rights).
+        let (denied, _) = denial(false, true, true);
+        for name in ["clone:process", "clone3:process", "fork", "vfork", "execve"] {
+            assert!(denies(&denied, name), "{name} not denied");
+        }
+        for name in ["clone", "clone3", "openat:write", "unlink"] {
+            assert!(!denies(&denied, name), "{name} denied");
+        }
+        // Networking: every socket class.
+        let (denied, _) = denial(true, false, true);
+        for name in ["socket:inet", "socket:unix", "connect:inet", "bind:inet"] {
+            assert!(denies(&denied, name), "{name} not denied");
+        }
+        assert!(!denies(&denied, "openat:write"));
+        // The default denies all three.
+        let (all, what) = denial(false, false, false);
+        assert!(denies(&all, "execve") && denies(&all, "connect:inet"));
+        assert!(denies(&all, "openat:write") && denies(&all, "renameat2"));
+        assert!(!denies(&all, "openat") && !denies(&all, "clone3"));
+        assert_eq!(what, "shells, networking and file writes");
     }
 
     #[test]
     fn a_guard_only_gets_stricter() {
         let mut g = Guards::default();
-        assert_eq!(define(&mut g, "guard 1 1 0 /tmp/l"), Ok(Defined::New));
+        assert_eq!(define(&mut g, "guard 1 1 0 1 /tmp/l"), Ok(Defined::New));
         // The same definition again: fine, nothing changes.
-        assert_eq!(define(&mut g, "guard 1 1 0 /tmp/l"), Ok(Defined::Unchanged));
+        assert_eq!(
+            define(&mut g, "guard 1 1 0 1 /tmp/l"),
+            Ok(Defined::Unchanged)
+        );
         // Allowing networking, or shells and networking: refused.
-        let err = define(&mut g, "guard 1 1 1 /tmp/l").unwrap_err();
+        let err = define(&mut g, "guard 1 1 1 1 /tmp/l").unwrap_err();
         assert!(err.contains("only get stricter"), "{err}");
+        assert!(err.contains("denies networking;"), "{err}");
         // Denying shells instead of networking is not a superset either.
-        assert!(define(&mut g, "guard 1 0 1 /tmp/l").is_err());
+        assert!(define(&mut g, "guard 1 0 1 1 /tmp/l").is_err());
+        // Nor file writes instead of networking.
+        assert!(define(&mut g, "guard 1 1 1 0 /tmp/l").is_err());
         assert_eq!(g.guards[&1].what, "networking");
         // Denying shells too: a superset.
-        assert_eq!(define(&mut g, "guard 1 0 0 /tmp/l"), Ok(Defined::Stricter));
+        assert_eq!(
+            define(&mut g, "guard 1 0 0 1 /tmp/l"),
+            Ok(Defined::Stricter)
+        );
         assert_eq!(g.guards[&1].what, "shells and networking");
-        for looser in [
-            "guard 1 1 1 /tmp/l",
-            "guard 1 0 1 /tmp/l",
-            "guard 1 1 0 /tmp/l",
-        ] {
-            assert!(define(&mut g, looser).is_err(), "{looser} accepted");
+        // And file writes too.
+        assert_eq!(
+            define(&mut g, "guard 1 0 0 0 /tmp/l"),
+            Ok(Defined::Stricter)
+        );
+        assert_eq!(g.guards[&1].what, "shells, networking and file writes");
+        for shells in 0..2 {
+            for net in 0..2 {
+                for files in 0..2 {
+                    if shells + net + files == 0 {
+                        continue;
+                    }
+                    let looser = format!("guard 1 {shells} {net} {files} /tmp/l");
+                    let err = define(&mut g, &looser).unwrap_err();
+                    assert!(
+                        err.contains("denies shells, networking and file writes;"),
+                        "{looser}: {err}"
+                    );
+                }
+            }
         }
-        assert!(denies(&g.guards[&1].denied, "execve") && denies(&g.guards[&1].denied, "connect"));
+        let denied = &g.guards[&1].denied;
+        assert!(denies(denied, "execve") && denies(denied, "connect:inet"));
+        assert!(denies(denied, "openat:write") && denies(denied, "unlinkat"));
         // The log cannot move (reports would go elsewhere), even when stricter.
-        let err = define(&mut g, "guard 1 0 0 /dev/null").unwrap_err();
+        let err = define(&mut g, "guard 1 0 0 0 /dev/null").unwrap_err();
         assert!(err.contains("log cannot change"), "{err}");
         assert_eq!(g.guards[&1].log, PathBuf::from("/tmp/l"));
     }
@@ -695,13 +820,17 @@ mod tests {
     #[test]
     fn loosening_a_guard_leaves_its_files_denied() {
         let mut g = Guards::default();
-        define(&mut g, "guard 1 0 0 /tmp/l").unwrap();
+        define(&mut g, "guard 1 0 0 0 /tmp/l").unwrap();
         let allow = g.bind(M, 1).unwrap();
         assert!(!denies(&minus(&ALL, &allow), "getpid"));
-        assert!(denies(&minus(&ALL, &allow), "clone3"));
-        assert!(define(&mut g, "guard 1 1 1 /tmp/x").is_err());
+        assert!(denies(&minus(&ALL, &allow), "clone3:process"));
+        assert!(!denies(&minus(&ALL, &allow), "clone3"));
+        assert!(define(&mut g, "guard 1 1 1 1 /tmp/x").is_err());
+        assert!(define(&mut g, "guard 1 0 0 1 /tmp/l").is_err());
         assert!(!allows(&g, M, "execve"));
-        assert!(!allows(&g, M, "socket"));
+        assert!(!allows(&g, M, "socket:inet"));
+        assert!(!allows(&g, M, "openat:write"));
+        assert!(!allows(&g, M, "renameat2"));
         assert!(allows(&g, M, "openat"));
         assert_eq!(g.allow_for(M), allow);
     }
@@ -709,10 +838,11 @@ mod tests {
     #[test]
     fn a_file_moves_only_to_guards_at_least_as_strict() {
         let mut g = Guards::default();
-        define(&mut g, "guard 1 0 0 /tmp/a").unwrap(); // denies both
-        define(&mut g, "guard 2 1 1 /tmp/b").unwrap(); // denies nothing
-        define(&mut g, "guard 3 1 0 /tmp/c").unwrap(); // denies networking
-        define(&mut g, "guard 4 0 0 /tmp/d").unwrap(); // denies both
+        define(&mut g, "guard 1 0 0 0 /tmp/a").unwrap(); // denies all three
+        define(&mut g, "guard 2 1 1 1 /tmp/b").unwrap(); // denies nothing
+        define(&mut g, "guard 3 1 0 1 /tmp/c").unwrap(); // denies networking
+        define(&mut g, "guard 4 0 0 0 /tmp/d").unwrap(); // denies all three
+        define(&mut g, "guard 5 0 0 1 /tmp/e").unwrap(); // allows file writes
         let strict = g.bind(M, 1).unwrap();
         // The same binding again is fine.
         assert_eq!(g.bind(M, 1), Ok(strict));
@@ -720,6 +850,8 @@ mod tests {
         let err = g.bind(M, 2).unwrap_err();
         assert!(err.contains("already judged by guard 1"), "{err}");
         assert!(g.bind(M, 3).is_err());
+        let err = g.bind(M, 5).unwrap_err();
+        assert!(err.contains("it denies shells and networking"), "{err}");
         assert_eq!(g.allow_for(M), strict);
         assert_eq!(g.modules[&M], vec![1]);
         // An equally strict guard may: the file is judged by both, and its
@@ -736,21 +868,34 @@ mod tests {
     #[test]
     fn a_file_bound_to_a_loose_guard_can_be_tightened() {
         let mut g = Guards::default();
-        define(&mut g, "guard 1 1 0 /tmp/a").unwrap(); // networking
-        define(&mut g, "guard 2 0 1 /tmp/b").unwrap(); // shells
-        define(&mut g, "guard 3 0 0 /tmp/c").unwrap(); // both
+        define(&mut g, "guard 1 1 0 1 /tmp/a").unwrap(); // networking
+        define(&mut g, "guard 2 0 1 1 /tmp/b").unwrap(); // shells
+        define(&mut g, "guard 3 0 0 1 /tmp/c").unwrap(); // both
+        define(&mut g, "guard 5 0 0 0 /tmp/e").unwrap(); // and file writes
         g.bind(M, 1).unwrap();
         assert!(g.bind(M, 2).is_err()); // shells only: does not cover networking
         let allow = g.bind(M, 3).unwrap();
-        assert!(denies(&minus(&ALL, &allow), "execve") && denies(&minus(&ALL, &allow), "connect"));
+        assert!(
+            denies(&minus(&ALL, &allow), "execve") && denies(&minus(&ALL, &allow), "connect:inet")
+        );
+        assert!(!denies(&minus(&ALL, &allow), "openat:write"));
         // Now guard 1 is not enough for it any more... but it is already bound.
         assert_eq!(g.bind(M, 1), Ok(allow));
+        // A guard that also denies file writes tightens it further.
+        let strictest = g.bind(M, 5).unwrap();
+        assert!(denies(&minus(&ALL, &strictest), "openat:write"));
+        assert!(g.bind(M, 3).is_ok()); // already bound: nothing changes
+        assert_eq!(g.allow_for(M), strictest);
         // A stricter redefinition of a guard tightens its files.
         let m2 = M + 1;
         g.bind(m2, 1).unwrap();
         assert!(allows(&g, m2, "execve"));
-        define(&mut g, "guard 1 0 0 /tmp/a").unwrap();
+        assert!(allows(&g, m2, "unlink"));
+        define(&mut g, "guard 1 0 0 1 /tmp/a").unwrap();
         assert!(!allows(&g, m2, "execve"));
+        assert!(allows(&g, m2, "unlink"));
+        define(&mut g, "guard 1 0 0 0 /tmp/a").unwrap();
+        assert!(!allows(&g, m2, "unlink"));
         assert_eq!(g.modules_of(1), vec![M, m2]);
     }
 
@@ -758,13 +903,18 @@ mod tests {
     fn base_only_shrinks_and_unguarded_modules_are_allowed() {
         let mut g = Guards::default();
         assert_eq!(g.base(), ALL);
-        define(&mut g, "guard 1 1 1 /tmp/a").unwrap();
+        define(&mut g, "guard 1 1 1 1 /tmp/a").unwrap();
         assert_eq!(g.base(), ALL);
-        define(&mut g, "guard 2 1 0 /tmp/b").unwrap();
-        assert!(denies(&minus(&ALL, &g.base()), "connect"));
+        define(&mut g, "guard 2 1 0 1 /tmp/b").unwrap();
+        assert!(denies(&minus(&ALL, &g.base()), "connect:inet"));
         assert!(!denies(&minus(&ALL, &g.base()), "execve"));
+        assert!(!denies(&minus(&ALL, &g.base()), "openat:write"));
+        define(&mut g, "guard 3 1 1 0 /tmp/c").unwrap();
+        assert!(denies(&minus(&ALL, &g.base()), "openat:write"));
+        assert!(!denies(&minus(&ALL, &g.base()), "openat"));
         assert!(allows(&g, M, "execve"));
-        assert!(allows(&g, M, "connect"));
+        assert!(allows(&g, M, "connect:inet"));
+        assert!(allows(&g, M, "openat:write"));
     }
 
     /// Whatever sequence of commands arrives, no module's rule and not the
@@ -786,7 +936,13 @@ mod tests {
             for _ in 0..40 {
                 let id = next(4) as u32;
                 if next(2) == 0 {
-                    let line = format!("guard {id} {} {} /tmp/log{}", next(2), next(2), next(2));
+                    let line = format!(
+                        "guard {id} {} {} {} /tmp/log{}",
+                        next(2),
+                        next(2),
+                        next(2),
+                        next(2)
+                    );
                     let _ = define(&mut g, &line);
                 } else {
                     let _ = g.bind(modules[next(6) as usize], id);

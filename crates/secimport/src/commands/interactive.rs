@@ -40,6 +40,7 @@ pub fn run(args: InteractiveArgs) -> Result<i32, Failure> {
     let status = trace::run(TraceArgs {
         target: target(&args.target),
         output: args.trace.clone(),
+        append: false,
     })?;
     if status != 0 {
         crate::report::say!("secimport: note: the traced program exited with status {status}");
@@ -78,5 +79,6 @@ pub fn run(args: InteractiveArgs) -> Result<i32, Failure> {
         stop_on_violation: false,
         pid: None,
         log_file: None,
+        learn: None,
     })
 }

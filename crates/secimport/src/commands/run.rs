@@ -289,6 +289,23 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         None => compiled.mode,
     };
 
+    if let Some(learn) = &args.learn {
+        if mode != Mode::Log {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "--learn needs log mode (the program must go on to show what else it does); \
+                 drop --mode {} or the policy's `mode: {}` with --mode log",
+                mode.as_str(),
+                mode.as_str()
+            )));
+        }
+        secimport_policy::files::check_output(learn).map_err(|e| {
+            Failure::usage(anyhow::anyhow!(
+                "{e}; pass --learn FILE with a writable place (nothing was run)"
+            ))
+        })?;
+    }
+    let mut learned = Learned::default();
+
     // A log that cannot be opened does not stop the run: the violations
     // are enforced and shown on stderr all the same.
     let log_path = args.log_file.clone().unwrap_or_else(default_log_file);
@@ -332,6 +349,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let mut names = Names {
         namer: &namer,
         files: Default::default(),
+        programs: installed.programs.clone(),
     };
     let mut count = 0u64;
     let mut screen = Screen::default();
@@ -347,6 +365,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             Event::Violation(v) => {
                 count += 1;
                 let rec = violations::record(v, &sandbox, &mut names, mode.as_str());
+                learned.add(&rec.denied_by, &rec.syscall, 1, &rec.arguments);
                 if screen.show(&rec, mode == Mode::Stop) {
                     report::say_str(&violations::render(&rec, &compiled));
                 }
@@ -520,8 +539,85 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
             log.first_error().unwrap_or("unknown error")
         );
     }
+    if let Some(learn) = &args.learn {
+        // Repeats the kernel counted without a full record: their modules and syscalls too.
+        for c in sandbox.report_counts() {
+            let (module, _) = names.name(&sandbox, c.module);
+            learned.add(&[module], &violations::syscall_name(c.nr), 0, &[]);
+        }
+        let trace = learned.into_trace(crate::commands::trace::header(&target, &namer));
+        let json = trace.to_json();
+        match secimport_policy::files::write_atomically(&[(learn.as_path(), json.as_bytes())]) {
+            Ok(()) => say!(
+                "secimport: what the policy lacked ({} module(s)) is in {}: add it with `secimport \
+                 build TRACE {} -o {}`",
+                trace.modules.len(),
+                learn.display(),
+                learn.display(),
+                policy_path.display()
+            ),
+            Err(e) => {
+                say!("secimport: error: cannot write {}: {e}", learn.display());
+                return Ok(EXIT_VIOLATION.max(1));
+            }
+        }
+    }
     if total > 0 || count > 0 {
         return Ok(EXIT_VIOLATION);
     }
     Ok(outcome.exit_status)
+}
+
+/// `run --learn`: what the violations showed the policy lacked, as a trace.
+#[derive(Default)]
+struct Learned {
+    modules: BTreeMap<String, secimport_policy::trace::ModuleTrace>,
+    buckets: secimport_policy::trace::Buckets,
+}
+
+impl Learned {
+    /// Charges `syscall` (`count` more times) and its arguments to every
+    /// denying module; pseudo-modules go to their bucket (those of what
+    /// could not be seen teach nothing a policy could allow, but they are
+    /// kept so `build` says so).
+    fn add(
+        &mut self,
+        denied_by: &[String],
+        syscall: &str,
+        count: u64,
+        arguments: &[violations::Argument],
+    ) {
+        for m in denied_by {
+            let counts = match m.as_str() {
+                "<startup>" => &mut self.buckets.startup,
+                "<frameless>" => &mut self.buckets.frameless,
+                "<non-python>" => &mut self.buckets.non_python,
+                "<truncated>" => &mut self.buckets.truncated,
+                "<unreadable>" | "<overflow>" => &mut self.buckets.unreadable,
+                name => {
+                    let module = self.modules.entry(name.to_string()).or_default();
+                    for a in arguments {
+                        *module
+                            .arguments
+                            .entry(a.kind.to_string())
+                            .or_default()
+                            .entry(a.value.clone())
+                            .or_insert(0) += 1;
+                    }
+                    &mut module.syscalls
+                }
+            };
+            let n = counts.entry(syscall.to_string()).or_insert(0);
+            *n = n.saturating_add(count.max(1));
+        }
+    }
+
+    fn into_trace(
+        self,
+        mut header: secimport_policy::trace::Trace,
+    ) -> secimport_policy::trace::Trace {
+        header.modules = self.modules;
+        header.buckets = self.buckets;
+        header
+    }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use secimport_engine::sandbox::{self, module_id, Sandbox};
+use secimport_engine::sandbox::{self, module_id, Event, Sandbox};
 use secimport_policy::naming::Namer;
 use secimport_policy::trace::{self, Buckets, Counters, ModuleTrace, Trace};
 
@@ -30,13 +30,70 @@ pub fn run(args: TraceArgs) -> Result<i32, Failure> {
     let (sandbox, target) = target::prepare(&args.target, None, &opts)?;
     report::starting("tracing", &target);
 
+    // Argument values (programs, paths, addresses) by kernel module id.
+    let mut values: Values = BTreeMap::new();
+    // Module ids of programs that are not Python -> their path.
+    let mut programs: BTreeMap<u32, String> = BTreeMap::new();
     let outcome = supervise(
         &sandbox,
         Start::Launch(&target.argv),
-        |_| {},
+        |ev| {
+            if let Event::Exec {
+                pid,
+                filename,
+                python: false,
+                program,
+                ..
+            } = ev
+            {
+                if *program >= module_id::FIRST_DYNAMIC {
+                    programs
+                        .entry(*program)
+                        .or_insert_with(|| program_path(*pid, filename));
+                }
+            }
+            if let Event::Values {
+                values: vs,
+                modules,
+                ..
+            } = ev
+            {
+                for m in modules {
+                    let per_kind = values.entry(*m).or_default();
+                    for v in vs {
+                        *per_kind
+                            .entry(v.kind.to_string())
+                            .or_default()
+                            .entry(v.text.clone())
+                            .or_insert(0) += 1;
+                    }
+                }
+            }
+        },
         report::progress,
     )?;
-    let trace = assemble(&sandbox, &target, &outcome, args.target.walk_limit);
+    let mut trace = assemble(
+        &sandbox,
+        &target,
+        &outcome,
+        args.target.walk_limit,
+        &values,
+        &programs,
+    );
+    if args.append && args.output.exists() {
+        let mut earlier = Trace::load(&args.output).map_err(Failure::usage)?;
+        if earlier.interpreter.version != trace.interpreter.version {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "{} was traced with CPython {}, this run with {}: --append adds runs of one \
+                 interpreter; write this trace elsewhere (-o)",
+                args.output.display(),
+                earlier.interpreter.version,
+                trace.interpreter.version
+            )));
+        }
+        earlier.absorb(trace);
+        trace = earlier;
+    }
 
     // Atomically: a crash or a full disk leaves the previous trace, not half of one.
     let json = trace.to_json();
@@ -56,7 +113,33 @@ fn name_counts(counts: &BTreeMap<u32, u64>) -> trace::SyscallCounts {
 }
 
 /// Builds the trace file from what the kernel side aggregated.
-fn assemble(sandbox: &Sandbox, target: &Target, outcome: &Outcome, walk_limit: u32) -> Trace {
+/// module id -> kind -> value text -> count.
+type Values = BTreeMap<u32, BTreeMap<String, BTreeMap<String, u64>>>;
+
+/// The path a program that was just executed runs from, symlinks resolved
+/// (`/bin/sh` -> `/usr/bin/dash`): `run` recognizes it by identity, so the
+/// name only has to lead to the same file. From `/proc/PID/exe` while the
+/// process lives, else the path it was executed by.
+fn program_path(pid: u32, filename: &str) -> String {
+    if let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) {
+        let exe = exe.display().to_string();
+        if !exe.ends_with(" (deleted)") {
+            return exe;
+        }
+    }
+    std::fs::canonicalize(filename)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| filename.to_string())
+}
+
+fn assemble(
+    sandbox: &Sandbox,
+    target: &Target,
+    outcome: &Outcome,
+    walk_limit: u32,
+    values: &Values,
+    programs: &BTreeMap<u32, String>,
+) -> Trace {
     let namer = Namer::new(
         target.import_roots.iter().cloned(),
         target.main_script.clone(),
@@ -71,8 +154,16 @@ fn assemble(sandbox: &Sandbox, target: &Target, outcome: &Outcome, walk_limit: u
 
     let mut modules: BTreeMap<String, ModuleTrace> = BTreeMap::new();
     let mut buckets = Buckets::default();
+    let mut program_counts: BTreeMap<String, trace::SyscallCounts> = BTreeMap::new();
     for (id, counts) in &per_id {
         let named = name_counts(counts);
+        if let Some(path) = programs.get(id) {
+            let mine = program_counts.entry(path.clone()).or_default();
+            for (k, v) in named {
+                *mine.entry(k).or_insert(0) += v;
+            }
+            continue;
+        }
         let bucket = match *id {
             module_id::STARTUP => Some(&mut buckets.startup),
             module_id::FRAMELESS => Some(&mut buckets.frameless),
@@ -97,22 +188,22 @@ fn assemble(sandbox: &Sandbox, target: &Target, outcome: &Outcome, walk_limit: u
             *entry.syscalls.entry(k).or_insert(0) += v;
         }
     }
+    for (id, kinds) in values {
+        let Some(file) = files.get(id) else { continue };
+        let entry = modules.entry(namer.module_name(file)).or_default();
+        for (kind, texts) in kinds {
+            let mine = entry.arguments.entry(kind.clone()).or_default();
+            for (text, n) in texts {
+                *mine.entry(text.clone()).or_insert(0) += n;
+            }
+        }
+    }
 
     let stats = sandbox.stats();
-    let interp = &target.interpreter;
     Trace {
-        format: trace::TRACE_FORMAT.into(),
-        version: trace::TRACE_VERSION,
-        command: target.argv.clone(),
-        interpreter: trace::Interpreter {
-            executable: interp.executable.display().to_string(),
-            version: interp.version_string(),
-            build: interp.build.as_str().into(),
-            runtime_elf: interp.runtime_elf.display().to_string(),
-            import_roots: namer.roots().to_vec(),
-        },
         modules,
         buckets,
+        programs: program_counts,
         processes: outcome.processes.clone(),
         counters: Counters {
             syscalls: stats.syscalls,
@@ -125,5 +216,29 @@ fn assemble(sandbox: &Sandbox, target: &Target, outcome: &Outcome, walk_limit: u
             walk_limit,
         },
         exit_status: Some(outcome.exit_status),
+        ..header(target, &namer)
+    }
+}
+
+/// A trace of `target` with nothing in it yet: the command and interpreter.
+pub fn header(target: &Target, namer: &Namer) -> Trace {
+    let interp = &target.interpreter;
+    Trace {
+        format: trace::TRACE_FORMAT.into(),
+        version: trace::TRACE_VERSION,
+        command: target.argv.clone(),
+        interpreter: trace::Interpreter {
+            executable: interp.executable.display().to_string(),
+            version: interp.version_string(),
+            build: interp.build.as_str().into(),
+            runtime_elf: interp.runtime_elf.display().to_string(),
+            import_roots: namer.roots().to_vec(),
+        },
+        modules: BTreeMap::new(),
+        buckets: Buckets::default(),
+        programs: BTreeMap::new(),
+        processes: Vec::new(),
+        counters: Counters::default(),
+        exit_status: None,
     }
 }

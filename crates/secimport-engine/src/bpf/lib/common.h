@@ -98,6 +98,7 @@ struct si_walk_ctx {
 	__u32 reasons;    /* enum si_reason bits */
 	__u32 truncated;
 	__u32 guard;      /* a RULE_GUARD module visited, or ~0 */
+	__u32 vkind;      /* enum si_value_kind of the right's values (s->vals) */
 };
 
 /* Per-CPU scratch: too big for the 512-byte BPF stack. */
@@ -131,7 +132,38 @@ struct si_scratch {
 	/* The syscall being judged (bpf_loop callbacks find it here). */
 	struct si_walk_ctx w;
 	struct si_violation_event ev;
+	/* The syscall's argument values (lib/values.h), loaded at entry when
+	 * its right carries some; s->nvals of them in vscratch. */
+	__u32 nvals;
+	__u32 pad_vals;
 };
+
+/* Per-CPU scratch of lib/values.h (the main one is near the 32 KiB a
+ * per-CPU value may take). */
+struct si_vscratch {
+	struct si_value vals[MAX_VALUES];
+	char pbuf[PATH_BUF];     /* a directory's path, built backwards */
+	char joined[2 * VALUE_LEN]; /* directory + '/' + relative path */
+	char rel[VALUE_LEN];
+	char normed[VALUE_LEN];     /* joined, normalized */
+	__u16 comp_at[64];          /* normed's length before each component */
+	struct si_path_key pkey;
+	struct si_addr_key akey;
+	struct si_value_event vev;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct si_vscratch);
+} vscratch_map SEC(".maps");
+
+static __always_inline struct si_vscratch *vscratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&vscratch_map, &zero);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

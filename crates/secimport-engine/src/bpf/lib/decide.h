@@ -21,6 +21,7 @@
 
 #include "common.h"
 #include "args.h"
+#include "values.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -120,8 +121,26 @@ static __always_inline int module_allows(struct si_walk_ctx *w, __u32 module)
 	case MODULE_NON_PYTHON:
 		return rule_bit(r, w->nr);
 	}
-	if (r->present)
-		return rule_bit(r, w->nr) || w->base_ok;
+	if (r->present) {
+		if (r->flags & RULE_PROGRAM)
+			return rule_bit(r, w->nr);
+		if (!rule_bit(r, w->nr))
+			return w->base_ok;
+		/* Its own list allows the right: with its values, if it restricts them. */
+		if (w->vkind && (r->restricted & (1u << (w->vkind & 31)))) {
+			struct si_scratch *s = scratch();
+			__u32 n = s ? s->nvals : 0;
+			for (__u32 i = 0; i < MAX_VALUES; i++) {
+				if (i >= n)
+					break;
+				if (!value_matches(module, i)) {
+					w->reasons |= REASON_VALUE;
+					return 0;
+				}
+			}
+		}
+		return 1;
+	}
 	if (unknown_rule == UNKNOWN_ALLOW)
 		return 1;
 	return unknown_rule == UNKNOWN_BASE_ONLY && w->base_ok;

@@ -37,6 +37,34 @@ struct {
 	__type(value, __u32);
 } py_exes SEC(".maps");
 
+/* Programs that are not Python, by identity: the module id whose rule
+ * judges them (`run`: from spec.programs; `trace`: allocated at their
+ * first exec, named by the EV_EXEC that carries it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct si_exe_key);
+	__type(value, __u32);
+} programs SEC(".maps");
+
+/* The module id judging a process that runs the program `k`. */
+static __always_inline __u32 program_of(struct si_exe_key *k)
+{
+	__u32 *id = bpf_map_lookup_elem(&programs, k);
+	if (id)
+		return *id;
+	if (mode != MODE_TRACE)
+		return MODULE_NON_PYTHON;
+	__u32 fresh = __sync_fetch_and_add(&next_module, 1);
+	if (fresh >= MAX_MODULES)
+		return MODULE_NON_PYTHON;
+	if (bpf_map_update_elem(&programs, k, &fresh, BPF_NOEXIST)) {
+		id = bpf_map_lookup_elem(&programs, k); /* another CPU was first */
+		return id ? *id : MODULE_NON_PYTHON;
+	}
+	return fresh;
+}
+
 /* The child inherits what its creator carried: the modules on the creator's
  * stack at a thread-creating clone (pend), else the creator's own
  * inheritance. A fork child's own stack is a copy of the parent's, so it
@@ -113,11 +141,13 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	p->runtime = 0;
 	p->started = 0;
 	p->supervisor = self_ino && k.ino == self_ino && k.dev == self_dev;
+	p->program = MODULE_NON_PYTHON;
 	if (conf) {
 		p->kind = PROC_PYTHON;
 		p->pyconf = *conf;
 	} else {
 		p->kind = PROC_OTHER;
+		p->program = program_of(&k);
 	}
 	/* A new program: no thread state of the old one can be cached. */
 	struct si_task *t = bpf_task_storage_get(&tasks, task, 0, 0);
@@ -125,7 +155,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		t->nts = 0;
 		t->sig_depth = 0;
 	}
-	emit_proc_event(EV_EXEC, p->kind, 0, 0, 0, bprm);
+	emit_proc_event(EV_EXEC, p->kind, 0, 0, 0, bprm, p->program);
 	return 0;
 }
 
@@ -156,7 +186,7 @@ int BPF_PROG(on_exit, struct task_struct *task)
 		return 0;
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0; /* other threads live on */
-	emit_proc_event(EV_EXIT, p->kind, BPF_CORE_READ(task, exit_code), 0, p->syscalls, 0);
+	emit_proc_event(EV_EXIT, p->kind, BPF_CORE_READ(task, exit_code), 0, p->syscalls, 0, 0);
 	bpf_map_delete_elem(&procs, &tgid);
 	return 0;
 }

@@ -75,7 +75,8 @@ static __always_inline void fill_hdr(struct si_event_hdr *h, enum si_event_type 
 }
 
 static __always_inline void emit_proc_event(enum si_event_type type, enum si_proc_kind kind, __s32 code,
-					    __u64 runtime, __u64 syscalls, struct linux_binprm *bprm)
+					    __u64 runtime, __u64 syscalls, struct linux_binprm *bprm,
+					    __u32 program)
 {
 	struct si_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -87,6 +88,7 @@ static __always_inline void emit_proc_event(enum si_event_type type, enum si_pro
 	e->exit_code = code;
 	e->runtime = runtime;
 	e->syscalls = syscalls;
+	e->program = program;
 	e->filename[0] = 0;
 	if (bprm)
 		bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
@@ -215,6 +217,12 @@ __noinline int report_violation(__u32 module, struct si_task *t)
 		__builtin_memcpy(ev->inherited, t->prov, sizeof(ev->inherited));
 	}
 
+	__u32 nv = s->nvals;
+	struct si_vscratch *vs = vscratch();
+	ev->nvalues = vs && nv < MAX_VALUES ? nv : (vs ? MAX_VALUES : 0);
+	if (vs)
+		__builtin_memcpy(ev->values, vs->vals, sizeof(ev->values));
+
 	struct si_report_ctx r = { .off = w->off, .nframes = ev->nframes };
 	bpf_loop(REPORT_FRAMES, report_step, &r, 0);
 
@@ -224,6 +232,28 @@ __noinline int report_violation(__u32 module, struct si_task *t)
 	if (size > sizeof(*ev))
 		size = sizeof(*ev);
 	if (bpf_ringbuf_output(&events, ev, size, 0))
+		stat_inc(STAT_EVENTS_LOST);
+	return 0;
+}
+
+/* Trace mode: the values of a value-carrying syscall, with every module
+ * charged with it (the walk's distinct modules). A global function. */
+__noinline int report_values(void)
+{
+	struct si_scratch *s = scratch();
+	struct si_vscratch *vs = vscratch();
+	if (!s || !vs || ring_busy())
+		return 0;
+	struct si_value_event *e = &vs->vev;
+	fill_hdr(&e->hdr, EV_VALUE);
+	e->nr = s->w.nr;
+	__u32 nv = s->nvals;
+	e->nvalues = nv < MAX_VALUES ? nv : MAX_VALUES;
+	__builtin_memcpy(e->values, vs->vals, sizeof(e->values));
+	__u32 nm = s->nuniq;
+	e->nmods = nm < UNIQ_MAX ? nm : UNIQ_MAX;
+	__builtin_memcpy(e->mods, s->uniq, sizeof(e->mods));
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0))
 		stat_inc(STAT_EVENTS_LOST);
 	return 0;
 }
