@@ -2,17 +2,23 @@
 """Acceptance harness: secimport on real third-party programs (issue #7, point 6).
 
 For every workload: trace it (`secimport trace`) one or more times on the same
-input, build one policy from the union of the traces (`secimport build` takes a
-single trace, so the traces are merged here: a trace is a pure per-module set
-of syscall counts and `build` is a pure function of it), then run it under
-that policy in kill mode (`secimport run --kill-on-violation`) N times on the
-SAME input and M times on DIFFERENT inputs of the same kind, and count the
-runs that were killed and the violations logged.
+input, build one policy from all the traces (`secimport build T1.json T2.json
+-o policy.yaml`), then run it under that policy in kill mode (`secimport run
+--kill-on-violation`) N times on the SAME input and M times on DIFFERENT inputs
+of the same kind, and count the runs that were killed and the violations logged.
+
+With --learn, the different inputs are then learned the way a deployment would
+(learn in staging, then enforce): each different input is run once in log mode
+with `secimport run --learn LEARNED.json` (which writes what the policy lacked
+as a trace), the policy is rebuilt with `secimport build TRACES... LEARNED...`,
+and the M different-input runs are done again in kill mode under the rebuilt
+policy; the table then has a third group of columns, "after learning them".
 
     sudo python3 bench/acceptance.py                 # full: 2 traces, 20 same-input, 5 different-input runs
     sudo python3 bench/acceptance.py --quick         # 1 trace, 3 + 2 runs (for the test suite)
     sudo python3 bench/acceptance.py --only http-server,git-driver --runs 5
     sudo python3 bench/acceptance.py --keep /tmp/acc  # keep traces, policies, logs, inputs
+    sudo python3 bench/acceptance.py --learn         # also: learn the different inputs, rerun them
 
 Workloads (all offline; the sdists and pytest come from PyPI through pip once,
 into a venv at --venv, default /tmp/accept-venv, created if missing):
@@ -33,8 +39,9 @@ into a venv at --venv, default /tmp/accept-venv, created if missing):
                    subprocess.run in a temp dir; different: more commits and
                    status/diff/branch/tag/show/log --stat
 
-Prints a table and, for every distinct (module, syscall) violated, the count,
-the runs and the innermost frames of the first stack seen.
+Prints a table and, for every distinct (right, denied_by, reasons) violated, the
+count, the runs, the distinct argument values (exec programs, written paths,
+addresses...) and the innermost frames of the first stack seen.
 
 Exit status: 0 no same-input run was killed or reported a violation; 1 some
 was (or failed otherwise: time-out, non-zero status); 2 set-up error
@@ -304,35 +311,9 @@ WORKLOADS = [
 # Traces, policies, runs
 
 
-def merge_traces(paths: list[Path], out: Path) -> None:
-    """Union of several traces of the same program (counts summed)."""
-    traces = [json.loads(p.read_text()) for p in paths]
-    m = traces[0]
-    for t in traces[1:]:
-        roots = m["interpreter"]["import_roots"]
-        for r in t["interpreter"]["import_roots"]:
-            if r not in roots:
-                roots.append(r)
-        for name, mt in t["modules"].items():
-            dst = m["modules"].setdefault(name, {"files": [], "syscalls": {}})
-            dst["files"] += [f for f in mt["files"] if f not in dst["files"]]
-            for sc, n in mt["syscalls"].items():
-                dst["syscalls"][sc] = dst["syscalls"].get(sc, 0) + n
-        for b, counts in t["buckets"].items():
-            dst = m["buckets"].setdefault(b, {})
-            for sc, n in counts.items():
-                dst[sc] = dst.get(sc, 0) + n
-        m["processes"] += t["processes"]
-        for k, v in t["counters"].items():
-            if k != "walk_limit":
-                m["counters"][k] += v
-    m["interpreter"]["import_roots"].sort(key=len, reverse=True)
-    out.write_text(json.dumps(m, indent=1))
-
-
 @dataclasses.dataclass
 class RunRecord:
-    kind: str  # same | diff
+    kind: str  # same | diff | learn (log mode, --learn) | learned (kill mode, rebuilt policy)
     label: str
     rc: int | None
     violations: list[dict]
@@ -375,6 +356,30 @@ def read_log(path: Path) -> list[dict]:
     return out
 
 
+def build(sec: str, traces: list[str], policy: Path, d: Path, ctx: Ctx) -> None:
+    r = run_cmd([sec, "build", *traces, "-o", str(policy)], cwd=d, env=ctx.env, timeout=120)
+    if r.rc != 0:
+        raise SetupError(f"build of {policy.name} failed ({r.rc}):\n{r.stderr_tail}")
+
+
+def run_plan(w: Workload, ctx: Ctx, args, d: Path, policy: Path, plan: list[tuple[str, Input]],
+             res: WorkloadResult, first: int) -> None:
+    sec = args.secimport
+    for i, (kind, inp) in enumerate(plan):
+        w.prepare(ctx, inp)
+        lp = d / f"run-{first + i:02d}-{kind}.jsonl"
+        lp.unlink(missing_ok=True)
+        r = run_cmd([sec, "run", "--policy", str(policy), "--kill-on-violation", "--log-file", str(lp),
+                     "--", *inp.argv], cwd=inp.cwd, env=ctx.env, timeout=args.timeout * 2)
+        rec = RunRecord(kind, inp.label, r.rc, read_log(lp), r.seconds, r.stderr_tail)
+        res.runs.append(rec)
+        state = ("KILLED" if rec.killed else f"{len(rec.violations)} violations" if rec.violations
+                 else "timeout" if r.rc is None else f"rc={r.rc}")
+        log(f"{w.name}: run {i + 1}/{len(plan)} ({kind}: {inp.label}) {state} in {r.seconds:.1f}s")
+        if rec.failed and args.verbose:
+            log(rec.stderr_tail)
+
+
 def do_workload(w: Workload, ctx: Ctx, args, outdir: Path) -> WorkloadResult:
     res = WorkloadResult(w.name)
     d = outdir / w.name
@@ -401,27 +406,33 @@ def do_workload(w: Workload, ctx: Ctx, args, outdir: Path) -> WorkloadResult:
                 raise SetupError(f"trace {i} of {same.label} failed ({r.rc}):\n{r.stderr_tail}")
             tpaths.append(tp)
             res.traces += 1
-        merged = d / "trace.json"
-        merge_traces(tpaths, merged)
         policy = d / "policy.yaml"
-        r = run_cmd([sec, "build", "--trace", str(merged), "-o", str(policy)], cwd=d, env=ctx.env, timeout=120)
-        if r.rc != 0:
-            raise SetupError(f"build failed ({r.rc}):\n{r.stderr_tail}")
+        build(sec, [str(t) for t in tpaths], policy, d, ctx)
         # 3. run in kill mode
         plan = [("same", same)] * args.runs + [("diff", diffs[i % len(diffs)]) for i in range(args.diff_runs)]
-        for i, (kind, inp) in enumerate(plan):
-            w.prepare(ctx, inp)
-            lp = d / f"run-{i:02d}-{kind}.jsonl"
-            lp.unlink(missing_ok=True)
-            r = run_cmd([sec, "run", "--policy", str(policy), "--kill-on-violation", "--log-file", str(lp),
-                         "--", *inp.argv], cwd=inp.cwd, env=ctx.env, timeout=args.timeout * 2)
-            rec = RunRecord(kind, inp.label, r.rc, read_log(lp), r.seconds, r.stderr_tail)
-            res.runs.append(rec)
-            state = ("KILLED" if rec.killed else f"{len(rec.violations)} violations" if rec.violations
-                     else "timeout" if r.rc is None else f"rc={r.rc}")
-            log(f"{w.name}: run {i + 1}/{len(plan)} ({kind}: {inp.label}) {state} in {r.seconds:.1f}s")
-            if rec.failed and args.verbose:
-                log(rec.stderr_tail)
+        run_plan(w, ctx, args, d, policy, plan, res, 0)
+        if args.learn:
+            # 4. learn the different inputs (log mode), rebuild, rerun them in kill mode
+            learned = []
+            for j, inp in enumerate(diffs):
+                w.prepare(ctx, inp)
+                lp = d / f"learn-{j}.jsonl"
+                tp = d / f"learned-{j}.json"
+                lp.unlink(missing_ok=True)
+                tp.unlink(missing_ok=True)
+                r = run_cmd([sec, "run", "--policy", str(policy), "--mode", "log", "--learn", str(tp),
+                             "--log-file", str(lp), "--", *inp.argv], cwd=inp.cwd, env=ctx.env,
+                            timeout=args.timeout * 2)
+                rec = RunRecord("learn", inp.label, r.rc, read_log(lp), r.seconds, r.stderr_tail)
+                res.runs.append(rec)
+                log(f"{w.name}: learn {j + 1}/{len(diffs)} ({inp.label}) {len(rec.violations)} violations logged, "
+                    f"rc={r.rc}, in {r.seconds:.1f}s" + ("" if tp.exists() else " (no learned trace)"))
+                if tp.exists():
+                    learned.append(str(tp))
+            policy2 = d / "policy-learned.yaml"
+            build(sec, [str(t) for t in tpaths] + learned, policy2, d, ctx)
+            plan = [("learned", diffs[i % len(diffs)]) for i in range(args.diff_runs)]
+            run_plan(w, ctx, args, d, policy2, plan, res, len(res.runs))
     except SetupError as e:
         res.error = str(e)
         log(f"{w.name}: SET-UP ERROR: {e}")
@@ -436,23 +447,41 @@ def frame_str(f: dict) -> str:
     return f"{f.get('file')}:{f.get('line')} in {f.get('function')} [{f.get('module')}]"
 
 
+def args_str(v: dict) -> str:
+    """A violation's arguments ([{kind, value}]) as `kind=value, ...`."""
+    return ", ".join(f"{a.get('kind')}={a.get('value')}" for a in (v.get("arguments") or [])) or "-"
+
+
+KINDS = [("same", "same input"), ("diff", "different inputs, as traced"), ("learned", "after learning them")]
+
+
 def report(results: list[WorkloadResult]) -> None:
-    hdr = ["workload", "traces", "same runs", "kills", "viol", "fail", "diff runs", "kills", "viol", "fail",
-           "distinct (module, syscall) violated"]
+    kinds = [(k, t) for k, t in KINDS if any(r.of(k) for r in results)]
+    hdr = ["workload", "traces"]
+    for k, _ in kinds:
+        hdr += [f"{k} runs", "kills", "viol", "fail"]
+    if any(r.of("learn") for r in results):
+        hdr += ["learn viol"]
+    hdr += ["distinct (module, right) violated"]
     rows = []
     for r in results:
         if r.error:
-            rows.append([r.name, str(r.traces), "ERROR", "", "", "", "", "", "", "", r.error.splitlines()[0][:80]])
+            rows.append([r.name, str(r.traces), "ERROR"] + [""] * (len(hdr) - 4) + [r.error.splitlines()[0][:80]])
             continue
-        pairs = sorted({(m, v.get("syscall")) for run in r.runs for v in run.violations
+        pairs = sorted({(m, v.get("syscall"), run.kind) for run in r.runs for v in run.violations
                         for m in (v.get("denied_by") or ["<" + ",".join(v.get("reasons") or ["?"]) + ">"])})
         cells = [r.name, str(r.traces)]
-        for kind in ("same", "diff"):
+        for kind, _ in kinds:
             runs = r.of(kind)
             cells += [str(len(runs)), str(sum(x.killed for x in runs)), str(sum(len(x.violations) for x in runs)),
                       str(sum(x.failed for x in runs))]
-        cells.append("; ".join(f"{m}:{s}" for m, s in pairs) or "-")
+        if "learn viol" in hdr:
+            cells.append(str(sum(len(x.violations) for x in r.of("learn"))))
+        cells.append("; ".join(f"{m}:{s} ({k})" for m, s, k in pairs) or "-")
         rows.append(cells)
+    print("Columns: " + "; ".join(f"{k} = {t}" for k, t in kinds)
+          + ("; learn viol = violations logged by the log-mode --learn runs" if "learn viol" in hdr else ""))
+    print()
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(hdr)]
     widths[-1] = len(hdr[-1])
     print("| " + " | ".join(h.ljust(widths[i]) for i, h in enumerate(hdr)) + " |")
@@ -460,7 +489,7 @@ def report(results: list[WorkloadResult]) -> None:
     for row in rows:
         print("| " + " | ".join(c.ljust(widths[i]) for i, c in enumerate(row)) + " |")
     print()
-    # details: per (workload, syscall, denied_by) group
+    # details: per (workload, right, denied_by, reasons) group, with the distinct argument values
     for r in results:
         groups: dict[tuple, list] = {}
         for idx, run in enumerate(r.runs):
@@ -471,15 +500,22 @@ def report(results: list[WorkloadResult]) -> None:
             continue
         print(f"### {r.name}")
         for (sc, denied, reasons), hits in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-            runs_same = sorted({i for i, run, _ in hits if run.kind == "same"})
-            runs_diff = sorted({i for i, run, _ in hits if run.kind == "diff"})
+            by_kind = {k: sorted({i for i, run, _ in hits if run.kind == k}) for k in ("same", "diff", "learn", "learned")}
             v = hits[0][2]
-            print(f"- {sc} denied by {', '.join(denied) or '-'} ({', '.join(reasons) or '-'}); "
-                  f"{len(hits)}x, same-input runs {runs_same or '-'}, different-input runs {runs_diff or '-'}; "
-                  f"first: pid {v.get('pid')} comm {v.get('comm')} action {v.get('action')}"
-                  + (f", input: {hits[0][1].label}" if hits[0][1].kind == "diff" else ""))
+            print(f"- {sc} denied by {', '.join(denied) or '-'} ({', '.join(reasons) or '-'}); {len(hits)}x; runs: "
+                  + ", ".join(f"{k} {ix}" for k, ix in by_kind.items() if ix)
+                  + f"; first: pid {v.get('pid')} comm {v.get('comm')} action {v.get('action')}"
+                  + (f", input: {hits[0][1].label}" if hits[0][1].kind != "same" else ""))
+            argvals: dict[str, set] = {}
+            for _, run, hv in hits:
+                argvals.setdefault(args_str(hv), set()).add(run.kind)
+            for a, ks in sorted(argvals.items())[:12]:
+                print(f"    arguments: {a}  [{', '.join(sorted(ks))}]")
+            if len(argvals) > 12:
+                print(f"    ... {len(argvals) - 12} more distinct arguments")
             extra = {k: v[k] for k in v if k not in ("event", "time", "pid", "tid", "ppid", "comm", "syscall", "nr",
-                                                     "action", "denied_by", "reasons", "stack", "depth", "truncated")}
+                                                     "action", "denied_by", "reasons", "stack", "depth", "truncated",
+                                                     "arguments")}
             if extra:
                 print(f"    other fields: {json.dumps(extra)[:300]}")
             for f in (v.get("stack") or [])[:6]:
@@ -501,9 +537,12 @@ def main() -> int:
     ap.add_argument("--python", default=DEFAULT_PYTHON, help=f"interpreter (default {DEFAULT_PYTHON})")
     ap.add_argument("--venv", default="/tmp/accept-venv", help="venv with pytest (created if missing)")
     ap.add_argument("--quick", action="store_true", help="1 trace, 3 same-input and 2 different-input runs")
-    ap.add_argument("--traces", type=int, help="traces per workload, merged into one policy (default 2; quick 1)")
+    ap.add_argument("--traces", type=int, help="traces per workload, built into one policy (default 2; quick 1)")
     ap.add_argument("--runs", type=int, help="same-input runs in kill mode (default 20; quick 3)")
     ap.add_argument("--diff-runs", type=int, help="different-input runs in kill mode (default 5; quick 2)")
+    ap.add_argument("--learn", action="store_true",
+                    help="then run each different input once in log mode with `run --learn`, rebuild the policy "
+                         "with the learned traces and redo the different-input runs in kill mode under it")
     ap.add_argument("--only", help="comma-separated workload names: " + ",".join(w.name for w in WORKLOADS))
     ap.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (traces, policies, logs, inputs)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per plain run (trace x3, run x2)")
@@ -542,7 +581,7 @@ def main() -> int:
                PYTHONUNBUFFERED="1")
     ctx = Ctx(work, args.python, Path(args.venv), env)
     log(f"secimport {args.secimport}; work dir {work}; {args.traces} trace(s), {args.runs} same-input and "
-        f"{args.diff_runs} different-input runs per workload")
+        f"{args.diff_runs} different-input runs per workload" + (", then learned and rerun" if args.learn else ""))
 
     results = []
     try:

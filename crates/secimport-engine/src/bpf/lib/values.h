@@ -304,35 +304,43 @@ static __always_inline int read_rel(struct si_vscratch *vs, __u64 uptr)
 	return n - 1;
 }
 
-static __always_inline void load_user_path(struct si_vscratch *vs, __u32 idx, __u32 kind, int dirfd,
-					   __u64 uptr, int empty_ok)
+/* Value `idx` (of `kind`) is the path at `uptr`, relative to `dirfd`. A
+ * global function: verified once, not at each call site. */
+__noinline int load_user_path(__u32 idx, __u32 kind, int dirfd, __u64 uptr, __u32 empty_ok)
 {
+	struct si_vscratch *vs = vscratch();
+	if (!vs || idx >= MAX_VALUES)
+		return 0;
 	struct si_value *v = &vs->vals[idx & (MAX_VALUES - 1)];
 	v->kind = kind;
 	int n = read_rel(vs, uptr);
 	if (n < 0 || (n == 0 && !empty_ok)) {
 		v->flags |= VALUE_UNRESOLVED;
-		return;
+		return 0;
 	}
 	resolve_path(idx, dirfd, n);
+	return 0;
 }
 
 /* A sockaddr's value (connect, bind, sendto, sendmsg). */
-static __always_inline void load_sockaddr(struct si_vscratch *vs, __u32 kind, __u64 addr, __u32 alen)
+__noinline int load_sockaddr(__u32 kind, __u64 addr, __u32 alen)
 {
+	struct si_vscratch *vs = vscratch();
+	if (!vs)
+		return 0;
 	struct si_value *v = &vs->vals[0];
 	v->kind = kind;
 	__u16 family = 0;
 	if (!addr || bpf_probe_read_user(&family, sizeof(family), (void *)addr)) {
 		v->flags |= VALUE_UNRESOLVED;
-		return;
+		return 0;
 	}
 	v->family = family;
 	if (family == AF_INET_) {
 		struct sockaddr_in in = {};
 		if (bpf_probe_read_user(&in, sizeof(in), (void *)addr)) {
 			v->flags |= VALUE_UNRESOLVED;
-			return;
+			return 0;
 		}
 		v->port = bpf_ntohs(in.sin_port);
 		__builtin_memcpy(v->addr, &in.sin_addr, 4);
@@ -340,7 +348,7 @@ static __always_inline void load_sockaddr(struct si_vscratch *vs, __u32 kind, __
 		struct sockaddr_in6 in6 = {};
 		if (bpf_probe_read_user(&in6, sizeof(in6), (void *)addr)) {
 			v->flags |= VALUE_UNRESOLVED;
-			return;
+			return 0;
 		}
 		v->port = bpf_ntohs(in6.sin6_port);
 		__builtin_memcpy(v->addr, &in6.sin6_addr, 16);
@@ -348,13 +356,13 @@ static __always_inline void load_sockaddr(struct si_vscratch *vs, __u32 kind, __
 		/* sun_path: a path, or (leading NUL) an abstract name, shown "@name" */
 		if (alen <= 2 || bpf_probe_read_user(vs->rel, 108, (void *)(addr + 2))) {
 			v->flags |= VALUE_UNRESOLVED;
-			return;
+			return 0;
 		}
 		vs->rel[108] = 0;
 		if (vs->rel[0] == 0) {
 			v->s[0] = '@';
 			bpf_probe_read_kernel_str(&v->s[1], 108, &vs->rel[1]);
-			return;
+			return 0;
 		}
 		__u32 len = 0;
 		for (int k = 0; k < 108; k++) {
@@ -366,6 +374,7 @@ static __always_inline void load_sockaddr(struct si_vscratch *vs, __u32 kind, __
 	} else {
 		v->flags |= VALUE_UNRESOLVED;
 	}
+	return 0;
 }
 
 /* Loads the values of right `right` (syscall `nr`) into vs->vals; sets
@@ -387,7 +396,7 @@ static __always_inline __u32 load_values(__u32 nr, __u32 right, struct pt_regs *
 	s->nvals = 1;
 	switch (nr) {
 	case SI_NR_execveat:
-		load_user_path(vs, 0, kind, (int)a0, a1, (a4 & AT_EMPTY_PATH_) != 0);
+		load_user_path(0, kind, (int)a0, a1, (a4 & AT_EMPTY_PATH_) != 0);
 		break;
 	case SI_NR_openat:
 	case SI_NR_openat2:
@@ -396,47 +405,47 @@ static __always_inline __u32 load_values(__u32 nr, __u32 right, struct pt_regs *
 	case SI_NR_fchmodat:
 	case SI_NR_fchmodat2:
 	case SI_NR_mknodat:
-		load_user_path(vs, 0, kind, (int)a0, a1, 0);
+		load_user_path(0, kind, (int)a0, a1, 0);
 		break;
 	case SI_NR_fchownat:
-		load_user_path(vs, 0, kind, (int)a0, a1, (a4 & AT_EMPTY_PATH_) != 0);
+		load_user_path(0, kind, (int)a0, a1, (a4 & AT_EMPTY_PATH_) != 0);
 		break;
 	case SI_NR_rename:
 	case SI_NR_link:
 	case SI_NR_symlink: /* (target, linkpath): writes through the link reach the target */
-		load_user_path(vs, 0, kind, AT_FDCWD_, a0, 0);
-		load_user_path(vs, 1, kind, AT_FDCWD_, a1, 0);
+		load_user_path(0, kind, AT_FDCWD_, a0, 0);
+		load_user_path(1, kind, AT_FDCWD_, a1, 0);
 		s->nvals = 2;
 		break;
 	case SI_NR_renameat:
 	case SI_NR_renameat2:
 	case SI_NR_linkat:
-		load_user_path(vs, 0, kind, (int)a0, a1, 0);
-		load_user_path(vs, 1, kind, (int)a2, a3, 0);
+		load_user_path(0, kind, (int)a0, a1, 0);
+		load_user_path(1, kind, (int)a2, a3, 0);
 		s->nvals = 2;
 		break;
 	case SI_NR_symlinkat: /* (target, newdirfd, linkpath) */
-		load_user_path(vs, 0, kind, AT_FDCWD_, a0, 0);
-		load_user_path(vs, 1, kind, (int)a1, a2, 0);
+		load_user_path(0, kind, AT_FDCWD_, a0, 0);
+		load_user_path(1, kind, (int)a1, a2, 0);
 		s->nvals = 2;
 		break;
 	case SI_NR_connect:
 	case SI_NR_bind:
-		load_sockaddr(vs, kind, a1, a2);
+		load_sockaddr(kind, a1, a2);
 		break;
 	case SI_NR_sendto:
-		load_sockaddr(vs, kind, a4, BPF_CORE_READ(regs, r9));
+		load_sockaddr(kind, a4, BPF_CORE_READ(regs, r9));
 		break;
 	case SI_NR_sendmsg: {
 		__u64 name = 0;
 		__u32 namelen = 0;
 		read_u64_ok(a1, &name);
 		bpf_probe_read_user(&namelen, sizeof(namelen), (void *)(a1 + 8));
-		load_sockaddr(vs, kind, name, namelen);
+		load_sockaddr(kind, name, namelen);
 		break;
 	}
 	default: /* execve, open, creat, truncate, unlink, mkdir, rmdir, chmod, chown, lchown, mknod */
-		load_user_path(vs, 0, kind, AT_FDCWD_, a0, 0);
+		load_user_path(0, kind, AT_FDCWD_, a0, 0);
 	}
 	return kind;
 }
@@ -504,6 +513,29 @@ static __always_inline int is_pycache_name(struct si_vscratch *vs, __u32 from)
 	return vs->joined[(from + PYCACHE_LEN - 1) & (2 * VALUE_LEN - 1)] == '_';
 }
 
+struct si_pyc {
+	__u32 from; /* the file name's first byte in joined */
+	__u32 len;  /* the path's length */
+	__u32 found;
+};
+
+/* Is there ".pyc" at from + i, followed by the end or a '.'? */
+static long pyc_step(__u32 i, struct si_pyc *p)
+{
+	struct si_vscratch *vs = vscratch();
+	__u32 at = p->from + i;
+	if (!vs || at + 4 > p->len)
+		return 1;
+	char *j = vs->joined;
+	if (j[at & (2 * VALUE_LEN - 1)] == '.' && j[(at + 1) & (2 * VALUE_LEN - 1)] == 'p' &&
+	    j[(at + 2) & (2 * VALUE_LEN - 1)] == 'y' && j[(at + 3) & (2 * VALUE_LEN - 1)] == 'c' &&
+	    (at + 4 == p->len || j[(at + 4) & (2 * VALUE_LEN - 1)] == '.')) {
+		p->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
 /* Is value `idx` a compiled module's path: DIR/__pycache__/NAME.pyc or
  * NAME.pyc.TEMP (`dir_itself`: DIR/__pycache__)? Lexical, on a normal path.
  * A global function: verified once. */
@@ -525,18 +557,9 @@ __noinline int is_pycache_path(__u32 idx, __u32 dir_itself)
 	if (c.prev < 0 || c.last - c.prev - 1 != PYCACHE_LEN || !is_pycache_name(vs, c.prev + 1))
 		return 0;
 	/* NAME ends in ".pyc" or has ".pyc." in it */
-	for (__u32 k = 0; k < 128; k++) {
-		__u32 at = c.last + 1 + k;
-		if (at + 4 > c.len)
-			break;
-		if (vs->joined[at & (2 * VALUE_LEN - 1)] == '.' &&
-		    vs->joined[(at + 1) & (2 * VALUE_LEN - 1)] == 'p' &&
-		    vs->joined[(at + 2) & (2 * VALUE_LEN - 1)] == 'y' &&
-		    vs->joined[(at + 3) & (2 * VALUE_LEN - 1)] == 'c' &&
-		    (at + 4 == c.len || vs->joined[(at + 4) & (2 * VALUE_LEN - 1)] == '.'))
-			return 1;
-	}
-	return 0;
+	struct si_pyc p = { .from = c.last + 1, .len = c.len };
+	bpf_loop(VALUE_LEN, pyc_step, &p, 0);
+	return p.found;
 }
 
 /* The right of a write into __pycache__ by the import system's rules (every
