@@ -425,8 +425,9 @@ def do_workload(w: Workload, ctx: Ctx, args, outdir: Path) -> WorkloadResult:
                             timeout=args.timeout * 2)
                 rec = RunRecord("learn", inp.label, r.rc, read_log(lp), r.seconds, r.stderr_tail)
                 res.runs.append(rec)
+                note = " (violations were logged)" if r.rc == 1 and rec.violations else ""
                 log(f"{w.name}: learn {j + 1}/{len(diffs)} ({inp.label}) {len(rec.violations)} violations logged, "
-                    f"rc={r.rc}, in {r.seconds:.1f}s" + ("" if tp.exists() else " (no learned trace)"))
+                    f"rc={r.rc}{note}, in {r.seconds:.1f}s" + ("" if tp.exists() else " (no learned trace)"))
                 if tp.exists():
                     learned.append(str(tp))
             policy2 = d / "policy-learned.yaml"
@@ -462,14 +463,19 @@ def report(results: list[WorkloadResult]) -> None:
         hdr += [f"{k} runs", "kills", "viol", "fail"]
     if any(r.of("learn") for r in results):
         hdr += ["learn viol"]
-    hdr += ["distinct (module, right) violated"]
+    hdr += ["rights violated (runs) by modules"]
     rows = []
     for r in results:
         if r.error:
             rows.append([r.name, str(r.traces), "ERROR"] + [""] * (len(hdr) - 4) + [r.error.splitlines()[0][:80]])
             continue
-        pairs = sorted({(m, v.get("syscall"), run.kind) for run in r.runs for v in run.violations
-                        for m in (v.get("denied_by") or ["<" + ",".join(v.get("reasons") or ["?"]) + ">"])})
+        denied: dict[tuple, list] = {}  # (right, kind) -> modules that denied it, in order
+        for run in r.runs:
+            for v in run.violations:
+                ms = denied.setdefault((v.get("syscall"), run.kind), [])
+                for m in v.get("denied_by") or ["<" + ",".join(v.get("reasons") or ["?"]) + ">"]:
+                    if m not in ms:
+                        ms.append(m)
         cells = [r.name, str(r.traces)]
         for kind, _ in kinds:
             runs = r.of(kind)
@@ -477,7 +483,8 @@ def report(results: list[WorkloadResult]) -> None:
                       str(sum(x.failed for x in runs))]
         if "learn viol" in hdr:
             cells.append(str(sum(len(x.violations) for x in r.of("learn"))))
-        cells.append("; ".join(f"{m}:{s} ({k})" for m, s, k in pairs) or "-")
+        cells.append("; ".join(f"{sc} ({k}) by {', '.join(ms[:3])}" + (f" +{len(ms) - 3} more" if len(ms) > 3 else "")
+                               for (sc, k), ms in sorted(denied.items())) or "-")
         rows.append(cells)
     print("Columns: " + "; ".join(f"{k} = {t}" for k, t in kinds)
           + ("; learn viol = violations logged by the log-mode --learn runs" if "learn viol" in hdr else ""))
@@ -500,10 +507,13 @@ def report(results: list[WorkloadResult]) -> None:
             continue
         print(f"### {r.name}")
         for (sc, denied, reasons), hits in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-            by_kind = {k: sorted({i for i, run, _ in hits if run.kind == k}) for k in ("same", "diff", "learn", "learned")}
+            # runs numbered from 1 within their kind
+            nth = {id(run): 1 + [x for x in r.runs if x.kind == run.kind].index(run) for _, run, _ in hits}
+            by_kind = {k: sorted({nth[id(run)] for _, run, _ in hits if run.kind == k})
+                       for k in ("same", "diff", "learn", "learned")}
             v = hits[0][2]
             print(f"- {sc} denied by {', '.join(denied) or '-'} ({', '.join(reasons) or '-'}); {len(hits)}x; runs: "
-                  + ", ".join(f"{k} {ix}" for k, ix in by_kind.items() if ix)
+                  + ", ".join(f"{k} " + ",".join(f"#{i}" for i in ix) for k, ix in by_kind.items() if ix)
                   + f"; first: pid {v.get('pid')} comm {v.get('comm')} action {v.get('action')}"
                   + (f", input: {hits[0][1].label}" if hits[0][1].kind != "same" else ""))
             argvals: dict[str, set] = {}

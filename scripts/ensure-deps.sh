@@ -13,6 +13,7 @@ command -v make >/dev/null 2>&1 || need+=(make)
 [ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
 [ -x /usr/bin/python3.11 ] || need+=(python3.11)
 [ -e /usr/include/python3.11/internal/pycore_frame.h ] || need+=(python3.11-dev)
+command -v git >/dev/null 2>&1 || need+=(git)
 
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then

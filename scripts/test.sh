@@ -31,8 +31,12 @@ echo "==> benchmark smoke run (sizes tiny, targets not judged)" >&2
 cargo build --release -p secimport
 python3 bench/bench.py --quick --secimport ./target/release/secimport --json "$log/bench.json"
 
+echo "==> acceptance: workloads traced once, then run 3 times in kill mode on the same inputs (0 kills)" >&2
+python3 bench/acceptance.py --quick --only multiprocessing,asyncio,http-server,git-driver \
+    --secimport ./target/release/secimport 2>&1 | tee "$log/acceptance.txt"
+
 # One closing line for the whole suite (any failure above already stopped it).
 rust=$(grep -E '^test result: ok\.' "$log/cargo.txt" | awk '{s += $4} END {print s + 0}')
 py=$(grep -E '^[0-9]+ passed' "$log/pytest.txt" | tail -1 | awk '{print $1 + 0}')
-echo "secimport: Rust $rust passed, Python ${py:-0} passed, benchmark smoke run ok"
+echo "secimport: Rust $rust passed, Python ${py:-0} passed, benchmark smoke run ok, acceptance (quick) ok"
 echo "tests: $((rust + ${py:-0})) passed, 0 failed"

@@ -137,9 +137,9 @@ pub fn install(
             continue;
         }
         let name = namer.module_name(&file);
-        let Some((key, allow)) = compiled.rule_for(&name) else {
+        if compiled.rule_for(&name).is_none() {
             continue;
-        };
+        }
         if installed.modules.len() >= MAX_REGISTERED {
             return Err(EngineError::Policy(format!(
                 "the policy covers more than {MAX_REGISTERED} Python files under the import roots; \
@@ -147,12 +147,9 @@ pub fn install(
             )));
         }
         sandbox.register_file(&file, next)?;
-        let restricted = match compiled.arguments_for(key) {
-            Some(arguments) => install_arguments(sandbox, next, arguments)?,
-            None => 0,
-        };
-        sandbox.set_rule_restricted(next, &allow, 0, restricted)?;
-        installed.modules.insert(next, (name, key.to_string()));
+        if let Some(key) = install_rule(sandbox, compiled, next, &name)? {
+            installed.modules.insert(next, (name, key));
+        }
         next += 1;
     }
     // Programs that are not Python, each judged by its own list.
@@ -170,6 +167,29 @@ pub fn install(
     }
     sandbox.set_next_dynamic_module(next);
     Ok(installed)
+}
+
+/// Installs the rule of the policy key that covers module `name` as the
+/// rule of kernel module id `id` (its syscalls and argument patterns).
+/// Returns the key, or `None` if no key covers it (the unknown rule
+/// applies). `run` calls it for files the kernel meets while the program
+/// runs ([`crate::sandbox::Event::Module`]): their stable name may match a
+/// key no file had when the run started.
+pub fn install_rule(
+    sandbox: &Sandbox,
+    compiled: &Compiled,
+    id: u32,
+    name: &str,
+) -> Result<Option<String>, EngineError> {
+    let Some((key, allow)) = compiled.rule_for(name) else {
+        return Ok(None);
+    };
+    let restricted = match compiled.arguments_for(key) {
+        Some(arguments) => install_arguments(sandbox, id, arguments)?,
+        None => 0,
+    };
+    sandbox.set_rule_restricted(id, &allow, 0, restricted)?;
+    Ok(Some(key.to_string()))
 }
 
 /// Loads a module's argument patterns into the kernel; returns the bits of

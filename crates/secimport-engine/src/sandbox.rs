@@ -32,6 +32,7 @@ unsafe impl plain::Plain for types::si_module_rule {}
 unsafe impl plain::Plain for types::si_pyconf {}
 unsafe impl plain::Plain for types::si_exe_key {}
 unsafe impl plain::Plain for types::si_value_event {}
+unsafe impl plain::Plain for types::si_module_event {}
 unsafe impl plain::Plain for types::si_path_key {}
 unsafe impl plain::Plain for types::si_addr_key {}
 unsafe impl plain::Plain for types::si_resume_event {}
@@ -161,6 +162,9 @@ pub struct Options {
     /// Guards: spare processes running the secimport binary (another mode's
     /// supervisor of the same program) when the tree is killed.
     pub spare_supervisors: bool,
+    /// Run: send [`Event::Module`] for every source file that gets a module
+    /// id while the program runs, so its rule can be installed then.
+    pub announce_modules: bool,
 }
 
 impl Default for Options {
@@ -173,6 +177,7 @@ impl Default for Options {
             shared_sets_judge_danger: true,
             channel_ino: None,
             spare_supervisors: false,
+            announce_modules: false,
         }
     }
 }
@@ -366,6 +371,12 @@ pub enum Event {
         ts_ns: u64,
         nr: u32,
     },
+    /// A source file met for the first time got module id `id` (with
+    /// [`Options::announce_modules`]).
+    Module {
+        id: u32,
+        filename: String,
+    },
     /// Trace mode: the argument values of a syscall of right `nr` and every
     /// module (kernel id) charged with it.
     Values {
@@ -425,6 +436,15 @@ fn decode(data: &[u8]) -> Option<Event> {
                 comm,
                 ts_ns: hdr.ts_ns,
                 nr: e.nr,
+            })
+        }
+        Ev::EV_MODULE => {
+            let mut e = types::si_module_event::default();
+            plain::copy_from_bytes(&mut e, data).ok()?;
+            let key: &[u8] = bytes_of(&e.fname);
+            Some(Event::Module {
+                id: e.module,
+                filename: filename_of(key),
             })
         }
         Ev::EV_VALUE => {
@@ -537,6 +557,7 @@ impl Sandbox {
             ro.thread_clone_exempt = opts.thread_clone_exempt as u32;
             ro.shared_sets_judge_danger = opts.shared_sets_judge_danger as u32;
             ro.channel_ino = opts.channel_ino.unwrap_or(0);
+            ro.announce_modules = opts.announce_modules as u32;
             if opts.spare_supervisors {
                 if let Ok(me) = std::fs::metadata("/proc/self/exe") {
                     ro.self_dev = kernel_dev(me.dev());
@@ -938,6 +959,10 @@ impl Sandbox {
         if let Some(ring) = &self.ring {
             // An interrupted poll (EINTR) just returns early.
             let _ = ring.poll(timeout);
+            // The kernel may skip a wake-up (adaptive notification): take
+            // what is waiting anyway, so nothing sits there until the next
+            // record wakes us (a file's rule, say, waiting for installing).
+            let _ = ring.consume();
         }
         std::mem::take(&mut *self.pending.borrow_mut())
     }

@@ -216,7 +216,10 @@ pub fn supervise_with(
                             procs.remove(pid);
                         }
                     }
-                    Event::Violation(_) | Event::Resumed { .. } | Event::Values { .. } => {}
+                    Event::Violation(_)
+                    | Event::Resumed { .. }
+                    | Event::Values { .. }
+                    | Event::Module { .. } => {}
                 }
                 on_event(&ev);
             }

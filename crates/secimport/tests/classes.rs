@@ -13,6 +13,7 @@ mod common;
 use common::{Case, Interp};
 
 on_both_interpreters!(
+    a_module_in_a_random_directory,
     a_program_never_seen,
     cold_cache_after_a_warm_trace,
     write_by_a_reading_module,
@@ -211,4 +212,33 @@ fn a_program_never_seen(interp: Interp) {
         "[{label}] only cat is new\n{}",
         ran.describe()
     );
+}
+
+/// A module run from a fresh `tempfile.mkdtemp()` directory every run is named with the random part
+/// as `*` (`$TMPDIR/tmp*/setup.py`), and `run` installs that entry's rule when the kernel first meets
+/// the file: its `times` (in no other set) is allowed run after run.
+fn a_module_in_a_random_directory(interp: Interp) {
+    let case = Case::new(interp);
+    let label = interp.label();
+    let traced = case.trace("temp_module.py", &[], &[]);
+    if traced.outcome.status.code() != Some(0) {
+        traced.fail("the run must exit 0 under `secimport trace`");
+    }
+    let name = format!("{}/tmp*/setup.py", case.dir().display());
+    traced.assert_charged(&name, &["times"]);
+    let policy = case.build_policy(&[]);
+    for run in 0..3 {
+        let ran = case.run_policy(
+            &policy,
+            "temp_module.py",
+            &[],
+            &["--kill-on-violation"],
+            &format!("run{run}.jsonl"),
+        );
+        assert!(
+            ran.is_clean(),
+            "[{label}] run {run}: the module's entry must apply to its new directory\n{}",
+            ran.describe()
+        );
+    }
 }

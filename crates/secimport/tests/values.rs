@@ -25,22 +25,41 @@ on_both_interpreters!(
 
 const WORKER: &str = "helpers.values_worker";
 
-/// A working directory outside the temporary roots, unique to the test.
-fn workdir(case: &Case) -> PathBuf {
+/// A working directory outside the temporary roots (`build` generalizes a path under /tmp, /var/tmp,
+/// /dev/shm or $TMPDIR to that root's tree, and a clone of the repository may itself be under
+/// /tmp), unique to the test; removed when the test's [`Workdir`] is dropped.
+fn workdir(case: &Case) -> Workdir {
     let name = case
         .dir()
         .file_name()
         .unwrap()
         .to_string_lossy()
         .to_string();
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let dir = PathBuf::from("/var/lib/secimport-tests").join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Workdir(dir)
+}
+
+struct Workdir(PathBuf);
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl std::ops::Deref for Workdir {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
 }
 
 /// Traces the benign run, builds the policy, checks it names the worker's values and that the
 /// benign run is clean under it in kill mode. Returns the policy and the working directory.
-fn learned(case: &Case) -> (PathBuf, PathBuf) {
+fn learned(case: &Case) -> (PathBuf, Workdir) {
     let label = case.interp().label();
     let dir = workdir(case);
     let d = dir.display().to_string();

@@ -38,6 +38,7 @@ enum si_limit _limit = REPORT_KEYS_MAX;
 struct si_report_val _report_val = {};
 struct si_resume_event _resume_event = {};
 struct si_value_event _value_event = {};
+struct si_module_event _module_event = {};
 struct si_path_key _path_key = {};
 struct si_addr_key _addr_key = {};
 enum si_value_kind _value_kind = VALUE_NONE;

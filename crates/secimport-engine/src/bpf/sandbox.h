@@ -160,6 +160,7 @@ enum si_event_type {
 	EV_PYTHON_READY = 5,
 	EV_RESUMED = 6,     /* stop mode: a stopped syscall let through after SIGCONT */
 	EV_VALUE = 7,       /* trace mode: the argument values of a syscall and its modules */
+	EV_MODULE = 8,      /* a source file met for the first time got a module id (announce_modules) */
 };
 
 /* Threads (and processes) created while a module with this flag is on the
@@ -383,6 +384,16 @@ struct si_value_event {
 	__u32 pad;
 	struct si_value values[MAX_VALUES];
 	__u32 mods[UNIQ_MAX];
+};
+
+/* EV_MODULE: `fname` got the dynamic module id `module` (its rule, if the
+ * policy has one for its name, is installed by the loader on receipt; the
+ * syscall that met it is judged before, by the unknown rule). */
+struct si_module_event {
+	struct si_event_hdr hdr;
+	__u32 module;
+	__u32 pad;
+	struct si_filename_key fname;
 };
 
 /* EV_RESUMED: the thread stopped at syscall `nr` was continued and made it

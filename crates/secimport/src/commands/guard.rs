@@ -390,6 +390,8 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
         // A guard of the other mode is another supervisor of this process:
         // a kill must not take it down before it reported.
         spare_supervisors: true,
+        // Guards bind files through `file` commands.
+        announce_modules: false,
     };
     let mut sandbox = Sandbox::load(&opts)?;
     sandbox.add_interpreter(&interp)?;

@@ -315,6 +315,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         mode: engine_mode(mode),
         unknown_rule: engine_unknown(compiled.unknown),
         walk_limit: args.target.walk_limit,
+        announce_modules: true,
         ..Default::default()
     };
     let (mut sandbox, target) = target::prepare(&args.target, args.pid, &opts)?;
@@ -387,6 +388,14 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
                         syscall = rec.syscall
                     ),
                     Mode::Log => {}
+                }
+            }
+            Event::Module { id, filename } => {
+                // A file met while the program runs (a build directory made
+                // meanwhile): its stable name may be a key of the policy.
+                let name = namer.module_name(filename);
+                if let Err(e) = install::install_rule(&sandbox, &compiled, *id, &name) {
+                    say!("secimport: warning: cannot install the rule of {name}: {e}");
                 }
             }
             Event::Resumed {

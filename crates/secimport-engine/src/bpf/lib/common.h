@@ -34,6 +34,10 @@ const volatile __u64 channel_ino = 0;
  * process of the tree that execs it is another supervisor of the same
  * program (guards of another mode): the tree kill spares it. 0: none. */
 const volatile __u64 self_dev = 0;
+/* run: announce every source file that gets a dynamic module id (EV_MODULE),
+ * so the loader can install the rule of a policy key that names it only by
+ * a stable name (a `/tmp/pip-req-build-XXXX` directory made meanwhile). */
+const volatile __u32 announce_modules = 0;
 const volatile __u64 self_ino = 0;
 
 /* Set once a kill-mode violation happened: every process of the tree is

@@ -97,6 +97,18 @@ __noinline __u32 resolve_filename(__u64 fname_obj, const struct si_py_offsets *o
 		id = bpf_map_lookup_elem(&module_ids, &s->fname);
 		return id ? *id : MODULE_OVERFLOW;
 	}
+	if (announce_modules) {
+		struct si_module_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (e) {
+			fill_hdr(&e->hdr, EV_MODULE);
+			e->module = fresh;
+			e->pad = 0;
+			__builtin_memcpy(&e->fname, &s->fname, sizeof(e->fname));
+			bpf_ringbuf_submit(e, 0);
+		} else {
+			stat_inc(STAT_EVENTS_LOST);
+		}
+	}
 	return fresh;
 }
 
