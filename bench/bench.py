@@ -127,6 +127,8 @@ class Bench:
             return f"{int(args[0]):,} os.stat"
         if self.key in ("P7", "P8"):
             return f"{int(args[0]):,} os.getppid"
+        if self.key == "P9":
+            return f"{int(args[0]):,} os.open for writing"
         if self.key.startswith("P5"):
             return f"{int(args[0]):,} modules; {int(args[1]):,} os.getppid"
         if self.key == "P6":
@@ -201,6 +203,10 @@ BENCHES = (
           ("20000", "1000", "getppid"), ("200", "1000", "getppid"), None, walked=0),
     Bench("P8", "os.getppid, 4 frames (walked and judged)", "p7_stat_deep1000.py",
           ("200000", "4", "getppid"), ("2000", "4", "getppid"), None, walked=0),
+    # P9: a value-carrying syscall (openat:write): walked, its path resolved and matched
+    # against the module's `write` patterns at every call.
+    Bench("P9", "os.open for writing, 4 frames (path checked)", "p7_stat_deep1000.py",
+          ("100000", "4", "openw"), ("2000", "4", "openw"), None, walked=0),
 )
 
 
@@ -1129,7 +1135,9 @@ def markdown(report: dict) -> str:
             continue
         w = b["workload"]
         if w.get("depth"):
-            notes.append(f"{key}: {w['depth']:,} Python frames on the stack at each os.stat.")
+            call = {"getppid": "os.getppid", "openw": "os.open for writing"}.get(
+                w.get("syscall", "stat"), "os.stat")
+            notes.append(f"{key}: {w['depth']:,} Python frames on the stack at each {call}.")
         if b.get("python"):
             notes.append(f"{key} runs on its own interpreter `{b['python']['executable']}` "
                          f"(CPython {b['python']['version']}).")
