@@ -26,6 +26,8 @@ SECIMPORT_FUZZ_SECONDS=20 cargo test --release -p secimport-policy --test fuzz 2
 
 echo "==> Python package: wheel built, installed in a fresh venv, pytest there" >&2
 ./scripts/test-python.sh 2>&1 | tee "$log/pytest.txt"
+echo "==> Python package on CPython 3.12 (pyenv 3.12.1)" >&2
+PYTHON=/root/.pyenv/versions/3.12.1/bin/python3.12 ./scripts/test-python.sh 2>&1 | tee "$log/pytest312.txt"
 
 echo "==> benchmark smoke run (sizes tiny, targets not judged)" >&2
 cargo build --release -p secimport
@@ -37,6 +39,6 @@ python3 bench/acceptance.py --quick --only multiprocessing,asyncio,http-server,g
 
 # One closing line for the whole suite (any failure above already stopped it).
 rust=$(grep -E '^test result: ok\.' "$log/cargo.txt" | awk '{s += $4} END {print s + 0}')
-py=$(grep -E '^[0-9]+ passed' "$log/pytest.txt" | tail -1 | awk '{print $1 + 0}')
+py=$(cat "$log/pytest.txt" "$log/pytest312.txt" | grep -E '^[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
 echo "secimport: Rust $rust passed, Python ${py:-0} passed, benchmark smoke run ok, acceptance (quick) ok"
 echo "tests: $((rust + ${py:-0})) passed, 0 failed"

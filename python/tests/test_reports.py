@@ -149,6 +149,10 @@ def test_a_logged_denial_just_before_a_kill_by_another_mode_is_reported(tmp_path
         assert reports(r.log, "LOGGED") == 1, r
 
 
+@pytest.mark.skipif(
+    sys.version_info[:2] != (3, 11),
+    reason="the attack program (programs/ctypes_unlink.py) rewrites CPython 3.11's frame layout",
+)
 @pytest.mark.xfail(
     reason="known limit (docs/security.md): the kernel reads the stack from the process's memory, which "
     "ctypes can rewrite; unlinking the guard's frame hides it and the shell runs unreported",

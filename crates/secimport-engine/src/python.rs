@@ -94,8 +94,42 @@ pub const PY311: PyOffsets = PyOffsets {
     bytes_data: 32,
 };
 
+/// CPython 3.12 on x86-64, from the 3.12.1 headers. The frame layout is 3.11's
+/// family (`_PyInterpreterFrame` reached through `tstate->cframe`), with the
+/// code object first in the frame, no `wstr` in strings, and C-stack shim
+/// frames (`owner == FRAME_OWNED_BY_CSTACK`, 3) that are skipped.
+pub const PY312: PyOffsets = PyOffsets {
+    runtime_interpreters_head: 40,
+    interp_next: 0,
+    interp_threads_head: 72,
+    tstate_next: 8,
+    tstate_thread_id: 136,
+    tstate_datastack_chunk: 232,
+    chunk_previous: 0,
+    tstate_cframe: Some(56),
+    cframe_current_frame: 0,
+    frame_globals: 24,
+    frame_code: 0,
+    frame_previous: 8,
+    frame_owner: 70,
+    frame_prev_instr: 56,
+    owner_cstack: Some(3),
+    code_filename: 112,
+    code_qualname: 128,
+    code_firstlineno: 68,
+    code_linetable: 136,
+    code_adaptive: 192,
+    str_length: 16,
+    str_state: 32,
+    str_ascii_data: 40,
+    str_utf8: 48,
+    str_compact_data: 56,
+    bytes_size: 16,
+    bytes_data: 32,
+};
+
 /// Supported versions: (major, minor) -> offsets.
-pub const OFFSETS: &[((u32, u32), PyOffsets)] = &[((3, 11), PY311)];
+pub const OFFSETS: &[((u32, u32), PyOffsets)] = &[((3, 11), PY311), ((3, 12), PY312)];
 
 pub fn offsets_for(major: u32, minor: u32) -> Option<&'static PyOffsets> {
     OFFSETS
@@ -1750,11 +1784,13 @@ mod tests {
     }
 
     #[test]
-    fn table_has_311() {
+    fn table_has_311_and_312() {
         let o = offsets_for(3, 11).expect("3.11 is supported");
         assert_eq!(o.tstate_thread_id, 152);
+        let o = offsets_for(3, 12).expect("3.12 is supported");
+        assert_eq!(o.owner_cstack, Some(3));
         assert!(offsets_for(3, 99).is_none());
-        assert_eq!(supported_versions(), "3.11");
+        assert_eq!(supported_versions(), "3.11, 3.12");
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub mod module_id {
     pub const STARTUP: u32 = M::MODULE_STARTUP.0;
     pub const BASE: u32 = M::MODULE_BASE.0;
     pub const DANGEROUS: u32 = M::MODULE_DANGEROUS.0;
+    /// A report's frame slot of a C-stack shim frame (3.12+), not shown.
+    pub const SHIM: u32 = M::MODULE_SHIM.0;
     pub const ANY_STACK: u32 = M::MODULE_ANY_STACK.0;
     pub const FIRST_DYNAMIC: u32 = M::MODULE_FIRST_DYNAMIC.0;
 }
@@ -469,6 +471,7 @@ fn decode(data: &[u8]) -> Option<Event> {
             let n = (e.nframes as usize).min(e.frames.len());
             let frames = e.frames[..n]
                 .iter()
+                .filter(|f| f.module != module_id::SHIM)
                 .map(|f| RawFrame {
                     module: f.module,
                     function: cstr(&i8s(&f.func)),

@@ -1,12 +1,13 @@
 //! Proves the offsets table against CPython's own headers: a C program using
-//! `offsetof` on the real structs is compiled against each installed 3.11
-//! header set and must print exactly the numbers in `python::PY311`.
+//! `offsetof` on the real structs is compiled against each installed header
+//! set and must print exactly the numbers of that version's row
+//! (`python::PY311`, `python::PY312`).
 //! (The walker itself is proven on live interpreters by the trace tests.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use secimport_engine::python::{PyOffsets, PY311};
+use secimport_engine::python::{PyOffsets, PY311, PY312};
 
 const PROGRAM: &str = r#"
 #define Py_BUILD_CORE 1
@@ -57,7 +58,10 @@ fn expected(o: &PyOffsets) -> Vec<(&'static str, u32)> {
         ("tstate_thread_id", o.tstate_thread_id),
         ("tstate_datastack_chunk", o.tstate_datastack_chunk),
         ("chunk_previous", o.chunk_previous),
-        ("tstate_cframe", o.tstate_cframe.expect("3.11 has cframe")),
+        (
+            "tstate_cframe",
+            o.tstate_cframe.expect("3.11 and 3.12 have cframe"),
+        ),
         ("cframe_current_frame", o.cframe_current_frame),
         ("frame_globals", o.frame_globals),
         ("frame_code", o.frame_code),
@@ -79,10 +83,10 @@ fn expected(o: &PyOffsets) -> Vec<(&'static str, u32)> {
     ]
 }
 
-fn check_headers(include: &Path) {
+fn check_headers(include: &Path, row: &PyOffsets, name: &str) {
     assert!(
         include.join("internal/pycore_frame.h").is_file(),
-        "CPython 3.11 internal headers missing under {}: install them (pyenv installs them; \
+        "CPython internal headers missing under {}: install them (pyenv installs them; \
          Debian: apt-get install python3.11-dev)",
         include.display()
     );
@@ -120,14 +124,14 @@ fn check_headers(include: &Path) {
             (k.to_string(), v.parse().unwrap())
         })
         .collect();
-    let want: Vec<(String, u32)> = expected(&PY311)
+    let want: Vec<(String, u32)> = expected(row)
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     assert_eq!(
         got,
         want,
-        "offsets from {} differ from python::PY311",
+        "offsets from {} differ from python::{name}",
         include.display()
     );
     std::fs::remove_dir_all(&dir).ok();
@@ -135,12 +139,23 @@ fn check_headers(include: &Path) {
 
 #[test]
 fn py311_offsets_match_pyenv_3_11_7_headers() {
-    check_headers(&PathBuf::from(
-        "/root/.pyenv/versions/3.11.7/include/python3.11",
-    ));
+    check_headers(
+        &PathBuf::from("/root/.pyenv/versions/3.11.7/include/python3.11"),
+        &PY311,
+        "PY311",
+    );
 }
 
 #[test]
 fn py311_offsets_match_debian_3_11_headers() {
-    check_headers(&PathBuf::from("/usr/include/python3.11"));
+    check_headers(&PathBuf::from("/usr/include/python3.11"), &PY311, "PY311");
+}
+
+#[test]
+fn py312_offsets_match_pyenv_3_12_1_headers() {
+    check_headers(
+        &PathBuf::from("/root/.pyenv/versions/3.12.1/include/python3.12"),
+        &PY312,
+        "PY312",
+    );
 }

@@ -31,6 +31,7 @@ enum si_module_id {
 	MODULE_ANY_STACK = 9,   /* derived from the policy: allowed by every possible stack
 				 * when not dangerous (base, start-up and frameless all
 				 * allow it); walked only to learn nothing new */
+	MODULE_SHIM = 15,       /* a report's frame slot of a C-stack shim frame (3.12+): not shown */
 	MODULE_FIRST_DYNAMIC = 16,
 };
 

@@ -58,14 +58,16 @@ pub fn program(name: &str) -> PathBuf {
     path
 }
 
-/// The two local CPython 3.11 builds every program is traced with. Both must be present: a missing one
-/// fails its tests with instructions, it never skips them.
+/// The local CPython builds every program is traced with: two 3.11 (shared and static) and 3.12. All
+/// must be present: a missing one fails its tests with instructions, it never skips them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interp {
     /// pyenv's 3.11.7, built with `--enable-shared`: `_PyRuntime` lives in libpython.
     PyenvShared,
     /// Debian's 3.11 (`/usr/bin/python3.11`), statically linked: `_PyRuntime` is in the executable.
     DebianStatic,
+    /// pyenv's 3.12.1, shared libpython.
+    Pyenv312,
 }
 
 impl Interp {
@@ -74,13 +76,14 @@ impl Interp {
         match self {
             Interp::PyenvShared => "pyenv CPython 3.11.7 (shared libpython)",
             Interp::DebianStatic => "Debian CPython 3.11 (static, /usr/bin/python3.11)",
+            Interp::Pyenv312 => "pyenv CPython 3.12.1 (shared libpython)",
         }
     }
 
     /// The trace's `interpreter.build` for this interpreter.
     pub fn expected_build(self) -> &'static str {
         match self {
-            Interp::PyenvShared => "shared",
+            Interp::PyenvShared | Interp::Pyenv312 => "shared",
             Interp::DebianStatic => "static",
         }
     }
@@ -90,6 +93,7 @@ impl Interp {
         match self {
             Interp::PyenvShared => "SECIMPORT_TEST_PYTHON_SHARED",
             Interp::DebianStatic => "SECIMPORT_TEST_PYTHON_STATIC",
+            Interp::Pyenv312 => "SECIMPORT_TEST_PYTHON_312",
         }
     }
 
@@ -98,8 +102,11 @@ impl Interp {
             return vec![PathBuf::from(path)];
         }
         match self {
-            Interp::PyenvShared => {
-                let tail = "versions/3.11.7/bin/python3.11";
+            Interp::PyenvShared | Interp::Pyenv312 => {
+                let tail = match self {
+                    Interp::Pyenv312 => "versions/3.12.1/bin/python3.12",
+                    _ => "versions/3.11.7/bin/python3.11",
+                };
                 let mut roots = Vec::new();
                 if let Some(root) = std::env::var_os("PYENV_ROOT") {
                     roots.push(PathBuf::from(root));
@@ -122,9 +129,12 @@ impl Interp {
                 "install it with `PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install 3.11.7`"
             }
             Interp::DebianStatic => "install it with `apt-get install python3.11`",
+            Interp::Pyenv312 => {
+                "install it with `PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install 3.12.1`"
+            }
         };
         format!(
-            "{how}, or set {} to another CPython 3.11 built the same way",
+            "{how}, or set {} to another CPython of that version built the same way",
             self.override_var()
         )
     }
@@ -625,6 +635,9 @@ impl Traced {
             Interp::PyenvShared => runtime_elf
                 .file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("libpython3.11")),
+            Interp::Pyenv312 => runtime_elf
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("libpython3.12")),
             Interp::DebianStatic => canonical(runtime_elf) == python,
         };
         if !runtime_ok {
@@ -770,6 +783,11 @@ macro_rules! on_both_interpreters {
             #[test]
             fn debian_static() {
                 super::$name(crate::common::Interp::DebianStatic)
+            }
+
+            #[test]
+            fn pyenv_312() {
+                super::$name(crate::common::Interp::Pyenv312)
             }
         }
     )+};

@@ -112,6 +112,13 @@ static long report_step(__u32 i, struct si_report_ctx *r)
 
 	f->code = code;
 	f->module = s->frame_modules[i];
+	if (f->module == MODULE_SHIM || !code) {
+		f->firstlineno = 0;
+		f->func[0] = 0;
+		f->lasti = -1;
+		f->linetable_len = 0;
+		return 0;
+	}
 	f->firstlineno = read_u32(code + r->off.code_firstlineno);
 	f->func[0] = 0;
 	__u64 name = read_u64(code + r->off.code_qualname);

@@ -201,8 +201,17 @@ static long walk_step(__u32 i, void *unused)
 	if (w->off.owner_cstack != ~0U) {
 		__u8 owner = 0;
 		bpf_probe_read_user(&owner, 1, (void *)(frame + w->off.frame_owner));
-		if (owner == w->off.owner_cstack)
+		if (owner == w->off.owner_cstack) {
+			/* A C-stack shim (3.12+): no module; its report slot says so. */
+			__u32 at = w->frame_base + i;
+			if (at < REPORT_FRAMES) {
+				s->frame_ptrs[at & 31] = frame;
+				s->code_ptrs[at & 31] = 0;
+				s->frame_modules[at & 31] = MODULE_SHIM;
+				s->nframes = at + 1;
+			}
 			return 0;
+		}
 	}
 	__u32 module;
 	if (code && code == w->last_code)
