@@ -28,6 +28,8 @@ echo "==> Python package: wheel built, installed in a fresh venv, pytest there" 
 ./scripts/test-python.sh 2>&1 | tee "$log/pytest.txt"
 echo "==> Python package on CPython 3.12 (pyenv 3.12.1)" >&2
 PYTHON=/root/.pyenv/versions/3.12.1/bin/python3.12 ./scripts/test-python.sh 2>&1 | tee "$log/pytest312.txt"
+echo "==> Python package on CPython 3.13 (pyenv 3.13.0)" >&2
+PYTHON=/root/.pyenv/versions/3.13.0/bin/python3.13 ./scripts/test-python.sh 2>&1 | tee "$log/pytest313.txt"
 
 echo "==> benchmark smoke run (sizes tiny, targets not judged)" >&2
 cargo build --release -p secimport
@@ -39,6 +41,6 @@ python3 bench/acceptance.py --quick --only multiprocessing,asyncio,http-server,g
 
 # One closing line for the whole suite (any failure above already stopped it).
 rust=$(grep -E '^test result: ok\.' "$log/cargo.txt" | awk '{s += $4} END {print s + 0}')
-py=$(cat "$log/pytest.txt" "$log/pytest312.txt" | grep -E '^[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+py=$(cat "$log/pytest.txt" "$log/pytest312.txt" "$log/pytest313.txt" | grep -E '^[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
 echo "secimport: Rust $rust passed, Python ${py:-0} passed, benchmark smoke run ok, acceptance (quick) ok"
 echo "tests: $((rust + ${py:-0})) passed, 0 failed"

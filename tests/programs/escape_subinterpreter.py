@@ -2,7 +2,7 @@
 
 usage: escape_subinterpreter.py benign | escape_subinterpreter.py attack MARKER
 
-Needs `_xxsubinterpreters` (CPython 3.11); exits 2 without it. The application runs its own shell
+Needs `_xxsubinterpreters` (3.8–3.12) or `_interpreters` (3.13+); exits 2 without them. The application runs its own shell
 command on the main thread and in a subinterpreter (`os.system` in source run by
 `_xxsubinterpreters.run_string`, so the subinterpreter's `<string>` frames are allowed a shell). Then
 helpers.escape_subinterp, a plugin, runs source in a subinterpreter of its own: benign, it stats a file;
@@ -19,7 +19,7 @@ import helpers.escape_subinterp as plugin
 def main():
     attack, marker, _ = host.parse_args(sys.argv[1:], "escape_subinterpreter.py")
     if plugin.interpreters is None:
-        print("escape_subinterpreter.py: needs _xxsubinterpreters (CPython 3.11)", file=sys.stderr)
+        print("escape_subinterpreter.py: needs _xxsubinterpreters or _interpreters", file=sys.stderr)
         return 2
     host.run_command()
     interp = plugin.interpreters.create()

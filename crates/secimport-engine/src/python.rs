@@ -128,8 +128,43 @@ pub const PY312: PyOffsets = PyOffsets {
     bytes_data: 32,
 };
 
+/// CPython 3.13 on x86-64, from the 3.13.0 headers: no `cframe` (the thread
+/// state holds `current_frame`), the frame's code in `f_executable` and its
+/// instruction in `instr_ptr` (where 3.12 had `f_code` and `prev_instr`),
+/// C-stack shims as in 3.12.
+pub const PY313: PyOffsets = PyOffsets {
+    runtime_interpreters_head: 632,
+    interp_next: 7264,
+    interp_threads_head: 7344,
+    tstate_next: 8,
+    tstate_thread_id: 152,
+    tstate_datastack_chunk: 232,
+    chunk_previous: 0,
+    tstate_cframe: None,
+    cframe_current_frame: 72,
+    frame_globals: 24,
+    frame_code: 0,
+    frame_previous: 8,
+    frame_owner: 70,
+    frame_prev_instr: 56,
+    owner_cstack: Some(3),
+    code_filename: 112,
+    code_qualname: 128,
+    code_firstlineno: 68,
+    code_linetable: 136,
+    code_adaptive: 200,
+    str_length: 16,
+    str_state: 32,
+    str_ascii_data: 40,
+    str_utf8: 48,
+    str_compact_data: 56,
+    bytes_size: 16,
+    bytes_data: 32,
+};
+
 /// Supported versions: (major, minor) -> offsets.
-pub const OFFSETS: &[((u32, u32), PyOffsets)] = &[((3, 11), PY311), ((3, 12), PY312)];
+pub const OFFSETS: &[((u32, u32), PyOffsets)] =
+    &[((3, 11), PY311), ((3, 12), PY312), ((3, 13), PY313)];
 
 pub fn offsets_for(major: u32, minor: u32) -> Option<&'static PyOffsets> {
     OFFSETS
@@ -1784,13 +1819,15 @@ mod tests {
     }
 
     #[test]
-    fn table_has_311_and_312() {
+    fn table_has_311_to_313() {
         let o = offsets_for(3, 11).expect("3.11 is supported");
         assert_eq!(o.tstate_thread_id, 152);
         let o = offsets_for(3, 12).expect("3.12 is supported");
         assert_eq!(o.owner_cstack, Some(3));
+        let o = offsets_for(3, 13).expect("3.13 is supported");
+        assert_eq!(o.tstate_cframe, None);
         assert!(offsets_for(3, 99).is_none());
-        assert_eq!(supported_versions(), "3.11, 3.12");
+        assert_eq!(supported_versions(), "3.11, 3.12, 3.13");
     }
 
     #[test]

@@ -409,11 +409,11 @@ fn pyenv_shim_resolved_by_reading_it() {
     let i = python::discover_with("python3", &ctx).unwrap();
     assert_eq!(i.version, (3, 12, 1));
     // ... and one that is not supported is refused, naming it.
-    write(&t.path(".python-version"), "3.13.0\n");
+    write(&t.path(".python-version"), "3.10.13\n");
     let e = python::discover_with("python3", &ctx)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("3.13.0") && e.contains("not supported"), "{e}");
+    assert!(e.contains("3.10") && e.contains("not supported"), "{e}");
     // "system": python3 on PATH without the shims.
     write(&t.path(".python-version"), "system\n");
     let i = python::discover_with("python3", &ctx).unwrap();
@@ -428,7 +428,6 @@ fn unsupported_versions_are_refused_from_the_elf() {
         ("2.7.18", "CPython 2.7 is not supported"),
         ("3.6.15", "CPython 3.6 is not supported"),
         ("3.10.13", "CPython 3.10 is not supported"),
-        ("3.13.0", "CPython 3.13.0 is not supported"),
     ] {
         let python = versions.join(dir).join("bin/python");
         if !python.is_file() {

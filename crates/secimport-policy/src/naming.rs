@@ -58,10 +58,11 @@
 //! 4. Python's `tempfile` (`mkdtemp`, `mkstemp`, `TemporaryDirectory`,
 //!    `NamedTemporaryFile`: prefix + 8 random characters of `[a-z0-9_]` +
 //!    suffix, the prefix `tmp` by default): every run `<R>` of exactly 8
-//!    characters of `[a-z0-9_]` containing at least one digit or `_`, such that
-//!    the text before it is exactly `tmp` or is non-empty and ends in ASCII
-//!    punctuation other than `_` and `*` (`-`, `.`, `+`, `~`, ...), and the text
-//!    after it is empty or starts with such punctuation:
+//!    characters of `[a-z0-9_]` such that the text before it is exactly `tmp`
+//!    (then any such run: one in 17 is all letters, `tmpeerfcsyt`), or is
+//!    non-empty and ends in ASCII punctuation other than `_` and `*` (`-`, `.`,
+//!    `+`, `~`, ...) and the run holds a digit or `_`; and the text after it is
+//!    empty or starts with such punctuation:
 //!    `tmpab12cd34` -> `tmp*`, `tmpab12cd34.py` -> `tmp*.py`, `pymp-k2_3xq9a`
 //!    -> `pymp-*`, `build-0a1b2c3d.d` -> `build-*.d`.
 //!
@@ -314,10 +315,14 @@ fn tempfile_temp(component: &str) -> Option<String> {
     while at + 8 <= bytes.len() {
         let run = &bytes[at..at + 8];
         // The run is ASCII, so `at` and `at + 8` are character boundaries.
+        // After the default prefix `tmp`, any 8 such characters: one name in
+        // 17 has neither a digit nor `_`, and missing it makes a new module
+        // every such run. After another prefix, a word must not look random.
+        let default_prefix = &bytes[..at] == b"tmp";
         let random = run.iter().all(|&b| is_tempfile_char(b))
-            && run.iter().any(|&b| b.is_ascii_digit() || b == b'_');
+            && (default_prefix || run.iter().any(|&b| b.is_ascii_digit() || b == b'_'));
         if random
-            && (&component[..at] == "tmp" || is_separator(bytes[at - 1]))
+            && (default_prefix || is_separator(bytes[at - 1]))
             && bytes.get(at + 8).is_none_or(|&b| is_separator(b))
         {
             stable.push_str(&component[copied..at]);
@@ -925,6 +930,8 @@ mod tests {
             ("/tmp/tmpab12cd34/foo.py", "/tmp/tmp*/foo.py"),
             ("/tmp/tmp_bcdefgh/foo.py", "/tmp/tmp*/foo.py"),
             ("/tmp/tmp12345678/foo.py", "/tmp/tmp*/foo.py"),
+            // All letters after the default prefix (one name in 17).
+            ("/tmp/tmpeerfcsyt/setup.py", "/tmp/tmp*/setup.py"),
             // NamedTemporaryFile(suffix=".py"), mkstemp(suffix=...).
             ("/tmp/tmpab12cd34.py", "/tmp/tmp*.py"),
             ("/tmp/tmpx2_yq9k1-test/t.py", "/tmp/tmp*-test/t.py"),
@@ -954,8 +961,9 @@ mod tests {
     fn real_words_are_not_tempfile_names() {
         let n = debian();
         for path in [
-            // No digit or underscore in the 8 characters: a word, maybe.
-            "/tmp/tmpdownload/x.py",
+            // No digit or underscore in the 8 characters after a prefix other than
+            // `tmp`: a word, maybe.
+            "/tmp/dl-download/x.py",
             "/tmp/my-projects/x.py",
             "/tmp/naming-check/venv/lib/python3.11/site-packages/x.py",
             "/tmp/naming-check/proj/setup.py",

@@ -102,7 +102,6 @@ fn unsupported_versions_exit_2_before_anything_runs() {
         ("2.7.18", "python2.7", "2.7"),
         ("3.6.15", "python3.6", "3.6"),
         ("3.10.13", "python3.10", "3.10"),
-        ("3.13.0", "python3.13", "3.13"),
     ] {
         let python = versions.join(dir).join("bin").join(exe);
         if !python.is_file() {

@@ -10,8 +10,11 @@ import os
 
 try:
     import _xxsubinterpreters as interpreters  # CPython 3.8 to 3.12
-except ImportError:  # pragma: no cover - the tests use 3.11
-    interpreters = None
+except ImportError:
+    try:
+        import _interpreters as interpreters  # CPython 3.13+
+    except ImportError:  # pragma: no cover
+        interpreters = None
 
 
 def run(source):

@@ -58,7 +58,7 @@ pub fn program(name: &str) -> PathBuf {
     path
 }
 
-/// The local CPython builds every program is traced with: two 3.11 (shared and static) and 3.12. All
+/// The local CPython builds every program is traced with: two 3.11 (shared and static), 3.12, 3.13. All
 /// must be present: a missing one fails its tests with instructions, it never skips them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interp {
@@ -68,6 +68,8 @@ pub enum Interp {
     DebianStatic,
     /// pyenv's 3.12.1, shared libpython.
     Pyenv312,
+    /// pyenv's 3.13.0, shared libpython (no `cframe`: the thread state holds the current frame).
+    Pyenv313,
 }
 
 impl Interp {
@@ -77,13 +79,14 @@ impl Interp {
             Interp::PyenvShared => "pyenv CPython 3.11.7 (shared libpython)",
             Interp::DebianStatic => "Debian CPython 3.11 (static, /usr/bin/python3.11)",
             Interp::Pyenv312 => "pyenv CPython 3.12.1 (shared libpython)",
+            Interp::Pyenv313 => "pyenv CPython 3.13.0 (shared libpython)",
         }
     }
 
     /// The trace's `interpreter.build` for this interpreter.
     pub fn expected_build(self) -> &'static str {
         match self {
-            Interp::PyenvShared | Interp::Pyenv312 => "shared",
+            Interp::PyenvShared | Interp::Pyenv312 | Interp::Pyenv313 => "shared",
             Interp::DebianStatic => "static",
         }
     }
@@ -94,6 +97,7 @@ impl Interp {
             Interp::PyenvShared => "SECIMPORT_TEST_PYTHON_SHARED",
             Interp::DebianStatic => "SECIMPORT_TEST_PYTHON_STATIC",
             Interp::Pyenv312 => "SECIMPORT_TEST_PYTHON_312",
+            Interp::Pyenv313 => "SECIMPORT_TEST_PYTHON_313",
         }
     }
 
@@ -102,9 +106,10 @@ impl Interp {
             return vec![PathBuf::from(path)];
         }
         match self {
-            Interp::PyenvShared | Interp::Pyenv312 => {
+            Interp::PyenvShared | Interp::Pyenv312 | Interp::Pyenv313 => {
                 let tail = match self {
                     Interp::Pyenv312 => "versions/3.12.1/bin/python3.12",
+                    Interp::Pyenv313 => "versions/3.13.0/bin/python3.13",
                     _ => "versions/3.11.7/bin/python3.11",
                 };
                 let mut roots = Vec::new();
@@ -131,6 +136,9 @@ impl Interp {
             Interp::DebianStatic => "install it with `apt-get install python3.11`",
             Interp::Pyenv312 => {
                 "install it with `PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install 3.12.1`"
+            }
+            Interp::Pyenv313 => {
+                "install it with `PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install 3.13.0`"
             }
         };
         format!(
@@ -638,6 +646,9 @@ impl Traced {
             Interp::Pyenv312 => runtime_elf
                 .file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("libpython3.12")),
+            Interp::Pyenv313 => runtime_elf
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("libpython3.13")),
             Interp::DebianStatic => canonical(runtime_elf) == python,
         };
         if !runtime_ok {
@@ -788,6 +799,11 @@ macro_rules! on_both_interpreters {
             #[test]
             fn pyenv_312() {
                 super::$name(crate::common::Interp::Pyenv312)
+            }
+
+            #[test]
+            fn pyenv_313() {
+                super::$name(crate::common::Interp::Pyenv313)
             }
         }
     )+};

@@ -212,23 +212,30 @@ __noinline int tstate_frame(__u64 ts, __u64 fsbase, const struct si_py_offsets *
 		return -1;
 	*frame = 0;
 	*floor = 0;
-	/* One read covers cframe, thread_id and datastack_chunk (3.11: 56..304). */
-	__u32 lo = off->tstate_cframe;
+	/* One read covers cframe (3.11, 3.12) or current_frame (3.13+: the
+	 * thread state holds it directly), thread_id and datastack_chunk
+	 * (3.11: 56..304, 3.13: 72..240). */
+	int direct = off->tstate_cframe == ~0U;
+	__u32 lo = direct ? off->cframe_current_frame : off->tstate_cframe;
 	__u32 span = off->tstate_datastack_chunk + 8 - lo;
-	if (off->tstate_cframe == ~0U || off->tstate_thread_id < lo || off->tstate_datastack_chunk < lo ||
+	if (off->tstate_thread_id < lo || off->tstate_datastack_chunk < lo ||
 	    off->tstate_thread_id + 8 - lo > span || span > sizeof(s->tstate_window))
-		return -1; /* other layouts: not supported yet */
+		return -1; /* a layout this walk does not know */
 	if (bpf_probe_read_user(s->tstate_window, span, (void *)(ts + lo)))
 		return -1;
 	if (s->tstate_window[((off->tstate_thread_id - lo) / 8) & 31] != fsbase)
 		return -1;
-	__u64 cframe = s->tstate_window[((off->tstate_cframe - lo) / 8) & 31];
+	__u64 first = s->tstate_window[0];
 	/* Frames below the chunk's start are in older chunks: reads of the
 	 * frame stack never go below the chunk they are in. */
 	*floor = s->tstate_window[((off->tstate_datastack_chunk - lo) / 8) & 31];
-	if (!cframe)
+	if (direct) {
+		*frame = first;
 		return 0;
-	if (!read_u64_ok(cframe + off->cframe_current_frame, frame))
+	}
+	if (!first)
+		return 0;
+	if (!read_u64_ok(first + off->cframe_current_frame, frame))
 		return -1;
 	return 0;
 }
