@@ -856,6 +856,9 @@ struct ElfInfo {
     is_python: bool,
     /// The value of `Py_Version` (`PY_VERSION_HEX`, 3.11+), decoded.
     py_version: Option<(u32, u32, u32)>,
+    /// The start of `_PyRuntime`'s initial value (3.13+: `_Py_DebugOffsets`),
+    /// [`DEBUG_OFFSETS_BYTES`] of it, if the file holds it.
+    debug_offsets: Option<Vec<u8>>,
     needed: Vec<String>,
     soname: Option<String>,
     rpath: Vec<String>,
@@ -902,6 +905,9 @@ fn read_elf(path: &Path, shown: &Path) -> Result<ElfInfo, EngineError> {
     }
     if let Some(addr) = version_at {
         info.py_version = read_u32_at(&elf, data, addr).and_then(decode_version_hex);
+    }
+    if let Some(addr) = runtime {
+        info.debug_offsets = read_bytes_at(&elf, data, addr, DEBUG_OFFSETS_BYTES);
     }
     if let (Some(runtime), true) = (runtime, main) {
         let first = elf
@@ -955,17 +961,114 @@ fn read_u32_at<'d>(
     data: &'d ReadCache<File>,
     addr: u64,
 ) -> Option<u32> {
+    let bytes = read_bytes_at(elf, data, addr, 4)?;
+    Some(u32::from_le_bytes(bytes.try_into().ok()?))
+}
+
+/// `len` bytes of the initialized data at virtual address `addr`, if a
+/// section with file contents holds them all.
+fn read_bytes_at<'d>(
+    elf: &ElfFile64<'d, Endianness, &'d ReadCache<File>>,
+    data: &'d ReadCache<File>,
+    addr: u64,
+    len: u64,
+) -> Option<Vec<u8>> {
     let section = elf.sections().find(|s| {
         s.address() <= addr
             && addr
-                .checked_add(4)
+                .checked_add(len)
                 .is_some_and(|end| end <= s.address().saturating_add(s.size()))
     })?;
     let (offset, _) = section.file_range()?;
-    let bytes = data
-        .read_bytes_at(offset + (addr - section.address()), 4)
-        .ok()?;
-    Some(u32::from_le_bytes(bytes.try_into().ok()?))
+    data.read_bytes_at(offset + (addr - section.address()), len)
+        .ok()
+        .map(<[u8]>::to_vec)
+}
+
+/// Bytes of `_Py_DebugOffsets` read (3.13's layout, up to `co_code_adaptive`).
+const DEBUG_OFFSETS_BYTES: u64 = 352;
+
+/// Checks `offsets` (the table's row) against the interpreter's own
+/// `_Py_DebugOffsets` (3.13+: the first field of `_PyRuntime`, initialized
+/// in the file), and refuses a free-threaded build. `Ok` when the file has
+/// none to compare (3.11, 3.12).
+fn check_debug_offsets(
+    bytes: Option<&[u8]>,
+    version: (u32, u32, u32),
+    offsets: &PyOffsets,
+) -> Result<(), String> {
+    if (version.0, version.1) < (3, 13) {
+        return Ok(());
+    }
+    let Some(b) = bytes.filter(|b| b.len() as u64 >= DEBUG_OFFSETS_BYTES) else {
+        return Err("its _PyRuntime has no _Py_DebugOffsets to check the table against".into());
+    };
+    if &b[..8] != b"xdebugpy" {
+        return Err(
+            "its _PyRuntime does not start with _Py_DebugOffsets (no `xdebugpy` cookie)".into(),
+        );
+    }
+    let field = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    if field(16) != 0 {
+        return Err(
+            "it is a free-threaded build (`python3.13t`, Py_GIL_DISABLED): its thread and frame \
+             layout differ and are not supported; use the default build"
+                .into(),
+        );
+    }
+    // 3.13's layout: cookie, version, free_threaded, then the runtime (3
+    // fields from 24), interpreter (13 from 48), thread (9 from 152), frame
+    // (6 from 224) and code object (10 from 272) sections.
+    let checks: [(&str, usize, Option<u32>); 16] = [
+        (
+            "runtime.interpreters_head",
+            40,
+            Some(offsets.runtime_interpreters_head),
+        ),
+        ("interpreter.next", 64, Some(offsets.interp_next)),
+        (
+            "interpreter.threads_head",
+            72,
+            Some(offsets.interp_threads_head),
+        ),
+        ("thread.next", 168, Some(offsets.tstate_next)),
+        (
+            "thread.current_frame",
+            184,
+            offsets
+                .tstate_cframe
+                .is_none()
+                .then_some(offsets.cframe_current_frame),
+        ),
+        ("thread.thread_id", 192, Some(offsets.tstate_thread_id)),
+        (
+            "thread.datastack_chunk",
+            208,
+            Some(offsets.tstate_datastack_chunk),
+        ),
+        ("frame.previous", 232, Some(offsets.frame_previous)),
+        ("frame.executable", 240, Some(offsets.frame_code)),
+        ("frame.instr_ptr", 248, Some(offsets.frame_prev_instr)),
+        ("frame.owner", 264, Some(offsets.frame_owner)),
+        ("code.filename", 280, Some(offsets.code_filename)),
+        ("code.qualname", 296, Some(offsets.code_qualname)),
+        ("code.linetable", 304, Some(offsets.code_linetable)),
+        ("code.firstlineno", 312, Some(offsets.code_firstlineno)),
+        ("code.co_code_adaptive", 344, Some(offsets.code_adaptive)),
+    ];
+    for (name, at, want) in checks {
+        let Some(want) = want else { continue };
+        let got = field(at);
+        if got != u64::from(want) {
+            return Err(format!(
+                "its _Py_DebugOffsets disagree with secimport's table for {}.{}: {name} is {got} \
+                 in the interpreter, {want} in the table (a patched or differently configured \
+                 build)",
+                version.0, version.1
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `PY_VERSION_HEX` -> (major, minor, micro).
@@ -1134,21 +1237,37 @@ fn identify(exe: &Path, shown: &Path, libs: &Libraries) -> Result<Found, EngineE
         )
     })?;
 
-    let (build, runtime_elf, runtime_offset) = if let Some(off) = exe_info.runtime_offset {
-        (BuildKind::Static, shown.to_path_buf(), off)
-    } else if let Some((path, off)) = lib_infos
-        .iter()
-        .find_map(|(p, i)| i.runtime_offset.map(|o| (p.clone(), o)))
-    {
-        (BuildKind::Shared, path, off)
-    } else {
-        return Err(error(
-            shown.display(),
-            "neither the executable nor its libpython defines _PyRuntime and Py_BytesMain",
-            "use a CPython build that exports its symbols (a stock python.org, pyenv or \
+    let (build, runtime_elf, runtime_offset, debug_offsets) =
+        if let Some(off) = exe_info.runtime_offset {
+            (
+                BuildKind::Static,
+                shown.to_path_buf(),
+                off,
+                exe_info.debug_offsets.as_deref(),
+            )
+        } else if let Some((path, off, debug)) = lib_infos.iter().find_map(|(p, i)| {
+            i.runtime_offset
+                .map(|o| (p.clone(), o, i.debug_offsets.as_deref()))
+        }) {
+            (BuildKind::Shared, path, off, debug)
+        } else {
+            return Err(error(
+                shown.display(),
+                "neither the executable nor its libpython defines _PyRuntime and Py_BytesMain",
+                "use a CPython build that exports its symbols (a stock python.org, pyenv or \
              distribution build)",
-        ));
-    };
+            ));
+        };
+    check_debug_offsets(debug_offsets, version, &offsets).map_err(|reason| {
+        error(
+            shown.display(),
+            format!(
+                "CPython {}.{}.{}: {reason}",
+                version.0, version.1, version.2
+            ),
+            fix_supported(),
+        )
+    })?;
     Ok(Found {
         version,
         build,
@@ -1816,6 +1935,36 @@ mod tests {
             uid: 0,
             setid: false,
         }
+    }
+
+    /// 3.13's own `_Py_DebugOffsets` (read from libpython's initialized
+    /// `_PyRuntime`, nothing run) agree with the table; a changed field, a
+    /// missing cookie and a free-threaded build are refused, naming why.
+    #[test]
+    fn debug_offsets_check_the_table() {
+        let lib = Path::new("/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0");
+        let info = read_elf(lib, lib).expect("pyenv's 3.13.0 (shared) is installed for the tests");
+        let bytes = info.debug_offsets.expect("_PyRuntime's initial value");
+        let v = (3, 13, 0);
+        assert_eq!(check_debug_offsets(Some(&bytes), v, &PY313), Ok(()));
+        // 3.11 and 3.12 have none: nothing to check.
+        assert_eq!(check_debug_offsets(None, (3, 12, 1), &PY312), Ok(()));
+
+        let mut changed = bytes.clone();
+        changed[280] ^= 8; // code.filename
+        let e = check_debug_offsets(Some(&changed), v, &PY313).unwrap_err();
+        assert!(e.contains("code.filename"), "{e}");
+
+        let mut threaded = bytes.clone();
+        threaded[16] = 1;
+        let e = check_debug_offsets(Some(&threaded), v, &PY313).unwrap_err();
+        assert!(e.contains("free-threaded"), "{e}");
+
+        let mut cookie = bytes.clone();
+        cookie[0] = b'X';
+        let e = check_debug_offsets(Some(&cookie), v, &PY313).unwrap_err();
+        assert!(e.contains("cookie"), "{e}");
+        assert!(check_debug_offsets(None, v, &PY313).is_err());
     }
 
     #[test]
