@@ -249,8 +249,6 @@ pub struct Value {
     /// addresses `inet:1.2.3.4:80`, `inet:[::1]:8080`, `unix:/path`,
     /// `unix:@name`, `other`.
     pub text: String,
-    /// The path has `.`/`..` components or `//`: only exact patterns match it.
-    pub abnormal: bool,
 }
 
 /// The text of a value-kind enum as policies name it.
@@ -299,11 +297,7 @@ fn decode_value(v: &types::si_value) -> Option<Value> {
         _ if unresolved => "<unresolved>".to_string(),
         _ => path,
     };
-    Some(Value {
-        kind,
-        text,
-        abnormal: v.flags & F::VALUE_ABNORMAL.0 != 0,
-    })
+    Some(Value { kind, text })
 }
 
 fn decode_values(values: &[types::si_value], n: u32) -> Vec<Value> {

@@ -163,10 +163,11 @@ impl FromStr for Kind {
 pub fn kind_of(right_name: &str) -> Option<Kind> {
     match right_name {
         "execve" | "execveat" => Some(Kind::Exec),
-        "open:write" | "openat:write" | "openat2:write" | "creat" | "truncate" | "rename"
-        | "renameat" | "renameat2" | "unlink" | "unlinkat" | "mkdir" | "mkdirat" | "rmdir"
-        | "link" | "linkat" | "symlink" | "symlinkat" | "chmod" | "fchmodat" | "fchmodat2"
-        | "chown" | "lchown" | "fchownat" | "mknod" | "mknodat" => Some(Kind::Write),
+        // The file writes guards deny, but the import system's own class
+        // (`:pycache`), whose path is its rule.
+        name if crate::classes::FILE_WRITES.contains(&name) && !name.ends_with(":pycache") => {
+            Some(Kind::Write)
+        }
         "connect:unix" | "connect:inet" | "connect:other" | "sendto:unix" | "sendto:inet"
         | "sendto:other" | "sendmsg:unix" | "sendmsg:inet" | "sendmsg:other" => Some(Kind::Connect),
         "bind:unix" | "bind:inet" | "bind:other" => Some(Kind::Bind),

@@ -562,19 +562,7 @@ fn group_keys<'a>(modules: &BTreeMap<&'a str, SyscallSet>) -> Vec<(&'a str, Modu
 /// `$TEMP` and `$TMP` ([`crate::naming::env_temp_dirs`]), normalized,
 /// absolute ones only, `/` left out, shortest first.
 pub fn temp_roots() -> Vec<String> {
-    let mut roots: Vec<String> = crate::naming::STANDARD_TEMP_ROOTS
-        .iter()
-        .map(|r| r.to_string())
-        .chain(
-            crate::naming::env_temp_dirs()
-                .iter()
-                .map(|r| crate::naming::normalize(r)),
-        )
-        .filter(|r| r.starts_with('/') && r != "/")
-        .collect();
-    roots.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
-    roots.dedup();
-    roots
+    crate::naming::env_temp_roots()
 }
 
 /// The pattern `build` writes for a path a module wrote (or a unix socket

@@ -281,14 +281,6 @@ pub fn dangerous() -> SyscallSet {
     set
 }
 
-/// The watched argument classes (see [`crate::rights::ClassKind::Watched`]).
-pub fn watched() -> SyscallSet {
-    crate::rights::classes()
-        .filter(|c| c.kind == crate::rights::ClassKind::Watched)
-        .filter_map(|c| Syscall::from_number(c.right))
-        .collect()
-}
-
 pub fn harmless_bitmap() -> Bitmap {
     bitmap_of(&harmless())
 }

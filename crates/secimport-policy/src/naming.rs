@@ -106,6 +106,12 @@ pub fn env_temp_dirs() -> Vec<String> {
         .collect()
 }
 
+/// [`STANDARD_TEMP_ROOTS`] and this process's [`env_temp_dirs`], as
+/// [`Namer::new`] takes them.
+pub fn env_temp_roots() -> Vec<String> {
+    temp_roots(env_temp_dirs())
+}
+
 /// [`STANDARD_TEMP_ROOTS`] plus `extra`, normalized, absolute ones only, `/`
 /// dropped, shortest first.
 fn temp_roots(extra: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -142,7 +148,7 @@ impl Namer {
         Namer {
             roots,
             main_script,
-            temp_roots: temp_roots(env_temp_dirs()),
+            temp_roots: env_temp_roots(),
         }
     }
 

@@ -149,7 +149,6 @@ enum si_path_pattern {
 /* si_value.flags */
 enum si_value_flags {
 	VALUE_UNRESOLVED = 1, /* could not be read or resolved, or longer than VALUE_LEN: matches nothing */
-	VALUE_ABNORMAL = 2,   /* had `.` or `..` components or `//`: s is its lexical normal form */
 };
 
 /* Ring buffer records: the first field of every record is the type. */

@@ -159,7 +159,6 @@ struct si_norm {
 	__u32 start; /* first byte of the current component in joined */
 	__u32 out;   /* bytes written to normed */
 	__u32 depth; /* components in normed */
-	__u32 changed;
 	__u32 fail;
 };
 
@@ -174,16 +173,14 @@ static long norm_step(__u32 i, struct si_norm *n)
 	__u32 clen = i - n->start;
 	char c0 = vs->joined[n->start & (2 * VALUE_LEN - 1)];
 	char c1 = vs->joined[(n->start + 1) & (2 * VALUE_LEN - 1)];
-	if (clen == 0 || (clen == 1 && c0 == '.')) {
-		if (i > 0)
-			n->changed = 1;
-	} else if (clen == 2 && c0 == '.' && c1 == '.') {
-		n->changed = 1;
+	/* An empty or `.` component is dropped; `..` drops the one before. */
+	int dropped = clen == 0 || (clen == 1 && c0 == '.');
+	if (clen == 2 && c0 == '.' && c1 == '.') {
 		if (n->depth) {
 			n->depth--;
 			n->out = vs->comp_at[n->depth & (PATH_DEPTH_MAX - 1)];
 		}
-	} else {
+	} else if (!dropped) {
 		if (n->depth >= PATH_DEPTH_MAX || n->out + 1 + clen >= VALUE_LEN) {
 			n->fail = 1;
 			return 1;
@@ -286,8 +283,6 @@ __noinline int resolve_path(__u32 idx, int dirfd, __u32 relen)
 		n.out = 1;
 	}
 	vs->normed[n.out & (VALUE_LEN - 1)] = 0;
-	if (n.changed)
-		v->flags |= VALUE_ABNORMAL;
 	bpf_probe_read_kernel(v->s, (n.out + 1) & (VALUE_LEN - 1), vs->normed);
 	return 0;
 }
