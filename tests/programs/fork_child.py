@@ -11,6 +11,11 @@ import sys
 import helpers.forker
 
 
+def _exit_code(status):
+    """os.waitstatus_to_exitcode (3.9+), for every supported version."""
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+
+
 def main():
     pid = os.fork()
     if pid == 0:
@@ -21,7 +26,7 @@ def main():
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
+    code = _exit_code(status)
     if code != 0:
         return f"fork_child: the child exited with {code}"
     return 0

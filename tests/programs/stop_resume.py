@@ -5,6 +5,12 @@ with 3; the parent prints what it saw and exits 0. The tests run it under a
 policy that allows neither `getsid` nor `clone`."""
 import os
 
+
+def _exit_code(status):
+    """os.waitstatus_to_exitcode (3.9+), for every supported version."""
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+
+
 sid = os.getsid(0)
 pid = os.fork()
 if pid == 0:
@@ -12,4 +18,4 @@ if pid == 0:
 _, status = os.waitpid(pid, 0)
 # The session id may be 0 (a session led from outside our pid namespace, as
 # in some CI containers): only that getsid completed matters.
-print(f"getsid {sid >= 0}; child exited {os.waitstatus_to_exitcode(status)}", flush=True)
+print(f"getsid {sid >= 0}; child exited {_exit_code(status)}", flush=True)

@@ -27,44 +27,131 @@ use object::{Endianness, Object, ObjectSection, ObjectSegment, ObjectSymbol, Rea
 
 use crate::EngineError;
 
-/// Structure offsets the walker needs (x86-64). Field meanings: see `py_offsets`
-/// in `src/bpf/sandbox.h`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PyOffsets {
-    pub runtime_interpreters_head: u32,
-    pub interp_next: u32,
-    pub interp_threads_head: u32,
-    pub tstate_next: u32,
-    pub tstate_thread_id: u32,
-    pub tstate_datastack_chunk: u32,
-    pub chunk_previous: u32,
-    /// `None`: the thread state holds the current frame directly (3.13+).
-    pub tstate_cframe: Option<u32>,
-    pub cframe_current_frame: u32,
-    pub frame_globals: u32,
-    pub frame_code: u32,
-    pub frame_previous: u32,
-    pub frame_owner: u32,
-    pub frame_prev_instr: u32,
-    /// Owner value of C-stack shim frames to skip (3.12+).
-    pub owner_cstack: Option<u8>,
-    pub code_filename: u32,
-    pub code_qualname: u32,
-    pub code_firstlineno: u32,
-    pub code_linetable: u32,
-    pub code_adaptive: u32,
-    pub str_length: u32,
-    pub str_state: u32,
-    pub str_ascii_data: u32,
-    pub str_utf8: u32,
-    pub str_compact_data: u32,
-    pub bytes_size: u32,
-    pub bytes_data: u32,
-}
+/// Structure offsets the walker needs (x86-64): the kernel's
+/// `struct si_py_offsets` (`src/bpf/sandbox.h`, where each field is
+/// described), from the skeleton, so the list of fields exists once.
+pub type PyOffsets = crate::skel::types::si_py_offsets;
 
-/// CPython 3.11 on x86-64, from the 3.11.7 headers (3.11.2 is identical).
-/// `tests/offsets.rs` recompiles these against the installed headers.
+/// An offset a version does not have.
+pub const NONE: u32 = crate::skel::types::si_offset_none::OFFSET_NONE.0;
+const FRAME_OBJECT: u32 = crate::skel::types::si_frame_family::FAMILY_FRAME_OBJECT.0;
+const INTERP_FRAME: u32 = crate::skel::types::si_frame_family::FAMILY_INTERP_FRAME.0;
+const LNOTAB: u32 = crate::skel::types::si_line_format::LINES_LNOTAB.0;
+const LINES_310: u32 = crate::skel::types::si_line_format::LINES_310.0;
+const LOCATIONS: u32 = crate::skel::types::si_line_format::LINES_LOCATIONS.0;
+
+// Each row is checked by `tests/offsets.rs`, which compiles `offsetof` on
+// the real structs against that version's headers, and from 3.13 on by
+// `check_debug_offsets` against the interpreter's own `_Py_DebugOffsets`.
+/// CPython 3.8 (3.8.18 headers): heap `PyFrameObject`s from `tstate->frame`
+/// through `f_back`, lines from `co_lnotab` with a byte `f_lasti`.
+pub const PY38: PyOffsets = PyOffsets {
+    family: FRAME_OBJECT,
+    line_format: LNOTAB,
+    runtime_interpreters_head: 32,
+    interp_next: 0,
+    interp_threads_head: 8,
+    tstate_next: 8,
+    tstate_thread_id: 176,
+    tstate_datastack_chunk: NONE,
+    chunk_previous: NONE,
+    tstate_cframe: NONE,
+    current_frame: 24,
+    frame_globals: 48,
+    frame_code: 32,
+    frame_previous: 24,
+    frame_owner: NONE,
+    frame_instr: 104,
+    code_tag_bits: 0,
+    owner_skip: NONE,
+    code_filename: 104,
+    code_name: 112,
+    code_firstlineno: 40,
+    code_linetable: 120,
+    code_adaptive: NONE,
+    str_length: 16,
+    str_state: 32,
+    str_ascii_data: 48,
+    str_utf8: 56,
+    str_compact_data: 72,
+    bytes_size: 16,
+    bytes_data: 32,
+};
+
+/// CPython 3.9 (3.9.18 headers): 3.8's layout.
+pub const PY39: PyOffsets = PyOffsets {
+    family: FRAME_OBJECT,
+    line_format: LNOTAB,
+    runtime_interpreters_head: 32,
+    interp_next: 0,
+    interp_threads_head: 8,
+    tstate_next: 8,
+    tstate_thread_id: 176,
+    tstate_datastack_chunk: NONE,
+    chunk_previous: NONE,
+    tstate_cframe: NONE,
+    current_frame: 24,
+    frame_globals: 48,
+    frame_code: 32,
+    frame_previous: 24,
+    frame_owner: NONE,
+    frame_instr: 104,
+    code_tag_bits: 0,
+    owner_skip: NONE,
+    code_filename: 104,
+    code_name: 112,
+    code_firstlineno: 40,
+    code_linetable: 120,
+    code_adaptive: NONE,
+    str_length: 16,
+    str_state: 32,
+    str_ascii_data: 48,
+    str_utf8: 56,
+    str_compact_data: 72,
+    bytes_size: 16,
+    bytes_data: 32,
+};
+
+/// CPython 3.10 (3.10.13 headers): 3.8's frames, lines from the PEP 626
+/// `co_linetable` with `f_lasti` counting instructions.
+pub const PY310: PyOffsets = PyOffsets {
+    family: FRAME_OBJECT,
+    line_format: LINES_310,
+    runtime_interpreters_head: 32,
+    interp_next: 0,
+    interp_threads_head: 8,
+    tstate_next: 8,
+    tstate_thread_id: 176,
+    tstate_datastack_chunk: NONE,
+    chunk_previous: NONE,
+    tstate_cframe: NONE,
+    current_frame: 24,
+    frame_globals: 48,
+    frame_code: 32,
+    frame_previous: 24,
+    frame_owner: NONE,
+    frame_instr: 96,
+    code_tag_bits: 0,
+    owner_skip: NONE,
+    code_filename: 104,
+    code_name: 112,
+    code_firstlineno: 40,
+    code_linetable: 120,
+    code_adaptive: NONE,
+    str_length: 16,
+    str_state: 32,
+    str_ascii_data: 48,
+    str_utf8: 56,
+    str_compact_data: 72,
+    bytes_size: 16,
+    bytes_data: 32,
+};
+
+/// CPython 3.11 (3.11.7 headers; 3.11.2 is identical): `_PyInterpreterFrame`s
+/// on the thread's frame stack, reached through `tstate->cframe`.
 pub const PY311: PyOffsets = PyOffsets {
+    family: INTERP_FRAME,
+    line_format: LOCATIONS,
     runtime_interpreters_head: 40,
     interp_next: 0,
     interp_threads_head: 16,
@@ -72,16 +159,17 @@ pub const PY311: PyOffsets = PyOffsets {
     tstate_thread_id: 152,
     tstate_datastack_chunk: 296,
     chunk_previous: 0,
-    tstate_cframe: Some(56),
-    cframe_current_frame: 8,
+    tstate_cframe: 56,
+    current_frame: 8,
     frame_globals: 8,
     frame_code: 32,
     frame_previous: 48,
     frame_owner: 69,
-    frame_prev_instr: 56,
-    owner_cstack: None,
+    frame_instr: 56,
+    code_tag_bits: 0,
+    owner_skip: NONE,
     code_filename: 112,
-    code_qualname: 128,
+    code_name: 128,
     code_firstlineno: 72,
     code_linetable: 136,
     code_adaptive: 184,
@@ -94,11 +182,12 @@ pub const PY311: PyOffsets = PyOffsets {
     bytes_data: 32,
 };
 
-/// CPython 3.12 on x86-64, from the 3.12.1 headers. The frame layout is 3.11's
-/// family (`_PyInterpreterFrame` reached through `tstate->cframe`), with the
-/// code object first in the frame, no `wstr` in strings, and C-stack shim
-/// frames (`owner == FRAME_OWNED_BY_CSTACK`, 3) that are skipped.
+/// CPython 3.12 (3.12.1 headers): 3.11's family with the code object first in
+/// the frame, no `wstr` in strings, and C-stack shim frames
+/// (`owner == FRAME_OWNED_BY_CSTACK`, 3) that are skipped.
 pub const PY312: PyOffsets = PyOffsets {
+    family: INTERP_FRAME,
+    line_format: LOCATIONS,
     runtime_interpreters_head: 40,
     interp_next: 0,
     interp_threads_head: 72,
@@ -106,16 +195,17 @@ pub const PY312: PyOffsets = PyOffsets {
     tstate_thread_id: 136,
     tstate_datastack_chunk: 232,
     chunk_previous: 0,
-    tstate_cframe: Some(56),
-    cframe_current_frame: 0,
+    tstate_cframe: 56,
+    current_frame: 0,
     frame_globals: 24,
     frame_code: 0,
     frame_previous: 8,
     frame_owner: 70,
-    frame_prev_instr: 56,
-    owner_cstack: Some(3),
+    frame_instr: 56,
+    code_tag_bits: 0,
+    owner_skip: 3,
     code_filename: 112,
-    code_qualname: 128,
+    code_name: 128,
     code_firstlineno: 68,
     code_linetable: 136,
     code_adaptive: 192,
@@ -128,11 +218,12 @@ pub const PY312: PyOffsets = PyOffsets {
     bytes_data: 32,
 };
 
-/// CPython 3.13 on x86-64, from the 3.13.0 headers: no `cframe` (the thread
-/// state holds `current_frame`), the frame's code in `f_executable` and its
-/// instruction in `instr_ptr` (where 3.12 had `f_code` and `prev_instr`),
-/// C-stack shims as in 3.12.
+/// CPython 3.13 (3.13.0 headers): no `cframe` (the thread state holds
+/// `current_frame`), the frame's code in `f_executable` and its instruction in
+/// `instr_ptr`; C-stack shims as in 3.12.
 pub const PY313: PyOffsets = PyOffsets {
+    family: INTERP_FRAME,
+    line_format: LOCATIONS,
     runtime_interpreters_head: 632,
     interp_next: 7264,
     interp_threads_head: 7344,
@@ -140,16 +231,17 @@ pub const PY313: PyOffsets = PyOffsets {
     tstate_thread_id: 152,
     tstate_datastack_chunk: 232,
     chunk_previous: 0,
-    tstate_cframe: None,
-    cframe_current_frame: 72,
+    tstate_cframe: NONE,
+    current_frame: 72,
     frame_globals: 24,
     frame_code: 0,
     frame_previous: 8,
     frame_owner: 70,
-    frame_prev_instr: 56,
-    owner_cstack: Some(3),
+    frame_instr: 56,
+    code_tag_bits: 0,
+    owner_skip: 3,
     code_filename: 112,
-    code_qualname: 128,
+    code_name: 128,
     code_firstlineno: 68,
     code_linetable: 136,
     code_adaptive: 200,
@@ -162,9 +254,66 @@ pub const PY313: PyOffsets = PyOffsets {
     bytes_data: 32,
 };
 
+/// CPython 3.14 (3.14 headers, Debian sid): 3.13's layout with the code
+/// reference a tagged `_PyStackRef` (`Py_TAG_BITS` 3 cleared) and the
+/// interpreter's entry frames (`FRAME_OWNED_BY_INTERPRETER`, 3) and C-stack
+/// shims (4) skipped.
+pub const PY314: PyOffsets = PyOffsets {
+    family: INTERP_FRAME,
+    line_format: LOCATIONS,
+    runtime_interpreters_head: 808,
+    interp_next: 7272,
+    interp_threads_head: 7344,
+    tstate_next: 8,
+    tstate_thread_id: 152,
+    tstate_datastack_chunk: 232,
+    chunk_previous: 0,
+    tstate_cframe: NONE,
+    current_frame: 72,
+    frame_globals: 24,
+    frame_code: 0,
+    frame_previous: 8,
+    frame_owner: 74,
+    frame_instr: 56,
+    code_tag_bits: 3,
+    owner_skip: 3,
+    code_filename: 112,
+    code_name: 128,
+    code_firstlineno: 68,
+    code_linetable: 136,
+    code_adaptive: 208,
+    str_length: 16,
+    str_state: 32,
+    str_ascii_data: 40,
+    str_utf8: 48,
+    str_compact_data: 56,
+    bytes_size: 16,
+    bytes_data: 32,
+};
+
 /// Supported versions: (major, minor) -> offsets.
-pub const OFFSETS: &[((u32, u32), PyOffsets)] =
-    &[((3, 11), PY311), ((3, 12), PY312), ((3, 13), PY313)];
+pub const OFFSETS: &[((u32, u32), PyOffsets)] = &[
+    ((3, 8), PY38),
+    ((3, 9), PY39),
+    ((3, 10), PY310),
+    ((3, 11), PY311),
+    ((3, 12), PY312),
+    ((3, 13), PY313),
+    ((3, 14), PY314),
+];
+
+/// Bytes the kernel reads of each frame: everything the walk takes from it
+/// (the owner byte only where owners are checked).
+pub fn frame_window(o: &PyOffsets) -> u32 {
+    let owner = if o.owner_skip != NONE {
+        o.frame_owner + 1
+    } else {
+        0
+    };
+    (o.frame_code.max(o.frame_previous).max(o.frame_globals) + 8)
+        .max(owner)
+        .next_multiple_of(8)
+}
 
 pub fn offsets_for(major: u32, minor: u32) -> Option<&'static PyOffsets> {
     OFFSETS
@@ -179,6 +328,18 @@ pub fn supported_versions() -> String {
         .map(|((ma, mi), _)| format!("{ma}.{mi}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The micro version of an interpreter that does not say it (before 3.11,
+/// when its data holds no single `PY_VERSION` string).
+pub const UNKNOWN_MICRO: u32 = u32::MAX;
+
+/// `3.9.18`, or `3.9` when the micro version is unknown.
+pub fn display_version(v: (u32, u32, u32)) -> String {
+    match v {
+        (a, b, UNKNOWN_MICRO) => format!("{a}.{b}"),
+        (a, b, c) => format!("{a}.{b}.{c}"),
+    }
 }
 
 /// How the interpreter is built.
@@ -224,8 +385,7 @@ pub struct Interpreter {
 
 impl Interpreter {
     pub fn version_string(&self) -> String {
-        let (a, b, c) = self.version;
-        format!("{a}.{b}.{c}")
+        display_version(self.version)
     }
 }
 
@@ -856,6 +1016,12 @@ struct ElfInfo {
     is_python: bool,
     /// The value of `Py_Version` (`PY_VERSION_HEX`, 3.11+), decoded.
     py_version: Option<(u32, u32, u32)>,
+    /// Before 3.11 (no `Py_Version`): the minor version told by which API
+    /// functions the file exports ([`minor_from_symbols`]).
+    symbol_minor: Option<u32>,
+    /// Before 3.11: the `PY_VERSION` strings its read-only data holds
+    /// (`3.9.18`; a string can be the tail of a longer one).
+    rodata_versions: Vec<(u32, u32, u32)>,
     /// The start of `_PyRuntime`'s initial value (3.13+: `_Py_DebugOffsets`),
     /// [`DEBUG_OFFSETS_BYTES`] of it, if the file holds it.
     debug_offsets: Option<Vec<u8>>,
@@ -888,9 +1054,13 @@ fn read_elf(path: &Path, shown: &Path) -> Result<ElfInfo, EngineError> {
 
     let mut info = ElfInfo::default();
     let (mut runtime, mut main, mut version_at) = (None, false, None);
+    let mut markers = Markers::default();
     for sym in elf.dynamic_symbols().chain(elf.symbols()) {
         if sym.is_undefined() {
             continue;
+        }
+        if let Ok(name) = sym.name() {
+            markers.see(name);
         }
         match sym.name() {
             Ok("_PyRuntime") => runtime = Some(sym.address()),
@@ -905,6 +1075,12 @@ fn read_elf(path: &Path, shown: &Path) -> Result<ElfInfo, EngineError> {
     }
     if let Some(addr) = version_at {
         info.py_version = read_u32_at(&elf, data, addr).and_then(decode_version_hex);
+    }
+    if info.py_version.is_none() && runtime.is_some() {
+        info.symbol_minor = markers.minor();
+        if let Some(ro) = elf.section_by_name(".rodata") {
+            info.rodata_versions = ro.data().map(version_strings).unwrap_or_default();
+        }
     }
     if let Some(addr) = runtime {
         info.debug_offsets = read_bytes_at(&elf, data, addr, DEBUG_OFFSETS_BYTES);
@@ -985,22 +1161,254 @@ fn read_bytes_at<'d>(
         .map(<[u8]>::to_vec)
 }
 
-/// Bytes of `_Py_DebugOffsets` read (3.13's layout, up to `co_code_adaptive`).
-const DEBUG_OFFSETS_BYTES: u64 = 352;
+/// `_Py_DebugOffsets` as a version lays it out: its sections in order, each
+/// a list of `uint64_t` fields (from that version's headers: 3.13's
+/// `pycore_runtime.h`, 3.14's `pycore_debug_offsets.h`). Only the sections
+/// up to the last one checked are listed.
+type DebugLayout = &'static [(&'static str, &'static [&'static str])];
+
+const DEBUG_313: DebugLayout = &[
+    ("", &["cookie", "version", "free_threaded"]),
+    (
+        "runtime_state",
+        &["size", "finalizing", "interpreters_head"],
+    ),
+    (
+        "interpreter_state",
+        &[
+            "size",
+            "id",
+            "next",
+            "threads_head",
+            "gc",
+            "imports_modules",
+            "sysdict",
+            "builtins",
+            "ceval_gil",
+            "gil_runtime_state",
+            "gil_runtime_state_enabled",
+            "gil_runtime_state_locked",
+            "gil_runtime_state_holder",
+        ],
+    ),
+    (
+        "thread_state",
+        &[
+            "size",
+            "prev",
+            "next",
+            "interp",
+            "current_frame",
+            "thread_id",
+            "native_thread_id",
+            "datastack_chunk",
+            "status",
+        ],
+    ),
+    (
+        "interpreter_frame",
+        &[
+            "size",
+            "previous",
+            "executable",
+            "instr_ptr",
+            "localsplus",
+            "owner",
+        ],
+    ),
+    (
+        "code_object",
+        &[
+            "size",
+            "filename",
+            "name",
+            "qualname",
+            "linetable",
+            "firstlineno",
+            "argcount",
+            "localsplusnames",
+            "localspluskinds",
+            "co_code_adaptive",
+        ],
+    ),
+    ("pyobject", &["size", "ob_type"]),
+    ("type_object", &["size", "tp_name", "tp_repr", "tp_flags"]),
+    ("tuple_object", &["size", "ob_item", "ob_size"]),
+    ("list_object", &["size", "ob_item", "ob_size"]),
+    ("dict_object", &["size", "ma_keys", "ma_values"]),
+    ("float_object", &["size", "ob_fval"]),
+    ("long_object", &["size", "lv_tag", "ob_digit"]),
+    ("bytes_object", &["size", "ob_size", "ob_sval"]),
+    (
+        "unicode_object",
+        &["size", "state", "length", "asciiobject_size"],
+    ),
+];
+
+const DEBUG_314: DebugLayout = &[
+    ("", &["cookie", "version", "free_threaded"]),
+    (
+        "runtime_state",
+        &["size", "finalizing", "interpreters_head"],
+    ),
+    (
+        "interpreter_state",
+        &[
+            "size",
+            "id",
+            "next",
+            "threads_head",
+            "threads_main",
+            "gc",
+            "imports_modules",
+            "sysdict",
+            "builtins",
+            "ceval_gil",
+            "gil_runtime_state",
+            "gil_runtime_state_enabled",
+            "gil_runtime_state_locked",
+            "gil_runtime_state_holder",
+            "code_object_generation",
+            "tlbc_generation",
+        ],
+    ),
+    (
+        "thread_state",
+        &[
+            "size",
+            "prev",
+            "next",
+            "interp",
+            "current_frame",
+            "thread_id",
+            "native_thread_id",
+            "datastack_chunk",
+            "status",
+        ],
+    ),
+    (
+        "interpreter_frame",
+        &[
+            "size",
+            "previous",
+            "executable",
+            "instr_ptr",
+            "localsplus",
+            "owner",
+            "stackpointer",
+            "tlbc_index",
+        ],
+    ),
+    (
+        "code_object",
+        &[
+            "size",
+            "filename",
+            "name",
+            "qualname",
+            "linetable",
+            "firstlineno",
+            "argcount",
+            "localsplusnames",
+            "localspluskinds",
+            "co_code_adaptive",
+            "co_tlbc",
+        ],
+    ),
+    ("pyobject", &["size", "ob_type"]),
+    ("type_object", &["size", "tp_name", "tp_repr", "tp_flags"]),
+    ("tuple_object", &["size", "ob_item", "ob_size"]),
+    ("list_object", &["size", "ob_item", "ob_size"]),
+    ("set_object", &["size", "used", "table", "mask"]),
+    ("dict_object", &["size", "ma_keys", "ma_values"]),
+    ("float_object", &["size", "ob_fval"]),
+    ("long_object", &["size", "lv_tag", "ob_digit"]),
+    ("bytes_object", &["size", "ob_size", "ob_sval"]),
+    (
+        "unicode_object",
+        &["size", "state", "length", "asciiobject_size"],
+    ),
+];
+
+/// The layout of `_Py_DebugOffsets` of a version (3.13+; a later version
+/// is read with the newest layout known and its fields are checked).
+fn debug_layout(minor: u32) -> Option<DebugLayout> {
+    match minor {
+        0..=12 => None,
+        13 => Some(DEBUG_313),
+        _ => Some(DEBUG_314),
+    }
+}
+
+/// Byte position of `section.field` in a layout.
+fn debug_position(layout: DebugLayout, name: &str) -> Option<usize> {
+    let (section, field) = name.rsplit_once('.').unwrap_or(("", name));
+    let mut at = 0;
+    for (sec, fields) in layout {
+        if *sec == section {
+            return fields.iter().position(|f| *f == field).map(|i| at + 8 * i);
+        }
+        at += 8 * fields.len();
+    }
+    None
+}
+
+/// Bytes of `_Py_DebugOffsets` read: enough for the largest layout.
+const DEBUG_OFFSETS_BYTES: u64 = 1024;
+
+/// Which row fields the interpreter's `_Py_DebugOffsets` describe, and as
+/// which of its fields. Only offsets the row has are compared.
+fn debug_checks(o: &PyOffsets) -> Vec<(&'static str, u32)> {
+    let mut v = vec![
+        (
+            "runtime_state.interpreters_head",
+            o.runtime_interpreters_head,
+        ),
+        ("interpreter_state.next", o.interp_next),
+        ("interpreter_state.threads_head", o.interp_threads_head),
+        ("thread_state.next", o.tstate_next),
+        ("thread_state.thread_id", o.tstate_thread_id),
+        ("thread_state.datastack_chunk", o.tstate_datastack_chunk),
+        ("interpreter_frame.previous", o.frame_previous),
+        ("interpreter_frame.executable", o.frame_code),
+        ("interpreter_frame.instr_ptr", o.frame_instr),
+        ("interpreter_frame.owner", o.frame_owner),
+        ("code_object.filename", o.code_filename),
+        ("code_object.qualname", o.code_name),
+        ("code_object.linetable", o.code_linetable),
+        ("code_object.firstlineno", o.code_firstlineno),
+        ("code_object.co_code_adaptive", o.code_adaptive),
+        ("bytes_object.ob_size", o.bytes_size),
+        ("bytes_object.ob_sval", o.bytes_data),
+        ("unicode_object.state", o.str_state),
+        ("unicode_object.length", o.str_length),
+        ("unicode_object.asciiobject_size", o.str_ascii_data),
+    ];
+    if o.tstate_cframe == NONE {
+        v.push(("thread_state.current_frame", o.current_frame));
+    }
+    v.retain(|(_, want)| *want != NONE);
+    v
+}
 
 /// Checks `offsets` (the table's row) against the interpreter's own
 /// `_Py_DebugOffsets` (3.13+: the first field of `_PyRuntime`, initialized
-/// in the file), and refuses a free-threaded build. `Ok` when the file has
-/// none to compare (3.11, 3.12).
+/// in the file), and refuses a free-threaded build. `Ok` when the version
+/// has none to compare (before 3.13).
 fn check_debug_offsets(
     bytes: Option<&[u8]>,
     version: (u32, u32, u32),
     offsets: &PyOffsets,
 ) -> Result<(), String> {
-    if (version.0, version.1) < (3, 13) {
+    let Some(layout) = debug_layout(version.1) else {
         return Ok(());
-    }
-    let Some(b) = bytes.filter(|b| b.len() as u64 >= DEBUG_OFFSETS_BYTES) else {
+    };
+    let field = |b: &[u8], name: &str| {
+        let at = debug_position(layout, name)?;
+        b.get(at..at + 8)
+            .map(|x| u64::from_le_bytes(x.try_into().expect("8 bytes")))
+    };
+    let Some(b) = bytes.filter(|b| field(b, "unicode_object.asciiobject_size").is_some()) else {
         return Err("its _PyRuntime has no _Py_DebugOffsets to check the table against".into());
     };
     if &b[..8] != b"xdebugpy" {
@@ -1008,57 +1416,15 @@ fn check_debug_offsets(
             "its _PyRuntime does not start with _Py_DebugOffsets (no `xdebugpy` cookie)".into(),
         );
     }
-    let field = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
-    if field(16) != 0 {
-        return Err(
-            "it is a free-threaded build (`python3.13t`, Py_GIL_DISABLED): its thread and frame \
-             layout differ and are not supported; use the default build"
-                .into(),
-        );
+    if field(b, "free_threaded") != Some(0) {
+        return Err(format!(
+            "it is a free-threaded build (`python{}.{}t`, Py_GIL_DISABLED): its thread and frame \
+             layout differ and are not supported; use the default build",
+            version.0, version.1
+        ));
     }
-    // 3.13's layout: cookie, version, free_threaded, then the runtime (3
-    // fields from 24), interpreter (13 from 48), thread (9 from 152), frame
-    // (6 from 224) and code object (10 from 272) sections.
-    let checks: [(&str, usize, Option<u32>); 16] = [
-        (
-            "runtime.interpreters_head",
-            40,
-            Some(offsets.runtime_interpreters_head),
-        ),
-        ("interpreter.next", 64, Some(offsets.interp_next)),
-        (
-            "interpreter.threads_head",
-            72,
-            Some(offsets.interp_threads_head),
-        ),
-        ("thread.next", 168, Some(offsets.tstate_next)),
-        (
-            "thread.current_frame",
-            184,
-            offsets
-                .tstate_cframe
-                .is_none()
-                .then_some(offsets.cframe_current_frame),
-        ),
-        ("thread.thread_id", 192, Some(offsets.tstate_thread_id)),
-        (
-            "thread.datastack_chunk",
-            208,
-            Some(offsets.tstate_datastack_chunk),
-        ),
-        ("frame.previous", 232, Some(offsets.frame_previous)),
-        ("frame.executable", 240, Some(offsets.frame_code)),
-        ("frame.instr_ptr", 248, Some(offsets.frame_prev_instr)),
-        ("frame.owner", 264, Some(offsets.frame_owner)),
-        ("code.filename", 280, Some(offsets.code_filename)),
-        ("code.qualname", 296, Some(offsets.code_qualname)),
-        ("code.linetable", 304, Some(offsets.code_linetable)),
-        ("code.firstlineno", 312, Some(offsets.code_firstlineno)),
-        ("code.co_code_adaptive", 344, Some(offsets.code_adaptive)),
-    ];
-    for (name, at, want) in checks {
-        let Some(want) = want else { continue };
-        let got = field(at);
+    for (name, want) in debug_checks(offsets) {
+        let got = field(b, name).ok_or_else(|| format!("no {name} in its _Py_DebugOffsets"))?;
         if got != u64::from(want) {
             return Err(format!(
                 "its _Py_DebugOffsets disagree with secimport's table for {}.{}: {name} is {got} \
@@ -1075,6 +1441,130 @@ fn check_debug_offsets(
 fn decode_version_hex(v: u32) -> Option<(u32, u32, u32)> {
     let (major, minor, micro) = (v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff);
     (major == 3).then_some((major, minor, micro))
+}
+
+/// API functions whose presence or absence tells CPython 3.8, 3.9 and 3.10
+/// apart (they have no `Py_Version`): each minor version added some and
+/// removed others (from the exported symbols of 3.8.18, 3.9.18, 3.10.13 and
+/// 3.11.7).
+#[derive(Default)]
+struct Markers {
+    bytes_main: bool,     // Py_BytesMain: 3.8+
+    frame_get_code: bool, // PyFrame_GetCode: 3.9+
+    aiter_check: bool,    // PyAIter_Check: 3.10+
+    ast_validate: bool,   // PyAST_Validate: before 3.10
+    ast_check: bool,      // PyAST_Check: before 3.9
+    block_pop: bool,      // PyFrame_BlockPop: before 3.11
+}
+
+impl Markers {
+    fn see(&mut self, name: &str) {
+        match name {
+            "Py_BytesMain" => self.bytes_main = true,
+            "PyFrame_GetCode" => self.frame_get_code = true,
+            "PyAIter_Check" => self.aiter_check = true,
+            "PyAST_Validate" => self.ast_validate = true,
+            "PyAST_Check" => self.ast_check = true,
+            "PyFrame_BlockPop" => self.block_pop = true,
+            _ => {}
+        }
+    }
+
+    /// The minor version of a 3.8-3.10 interpreter; `None` for anything
+    /// else (older, newer, or not a full export of the API).
+    fn minor(&self) -> Option<u32> {
+        match *self {
+            Markers {
+                bytes_main: false, ..
+            }
+            | Markers {
+                block_pop: false, ..
+            } => None,
+            Markers {
+                aiter_check: true,
+                ast_validate: false,
+                ..
+            } => Some(10),
+            Markers {
+                aiter_check: false,
+                frame_get_code: true,
+                ast_validate: true,
+                ast_check: false,
+                ..
+            } => Some(9),
+            Markers {
+                aiter_check: false,
+                frame_get_code: false,
+                ast_check: true,
+                ..
+            } => Some(8),
+            _ => None,
+        }
+    }
+}
+
+/// The `3.X.Y` strings (NUL-terminated, possibly the tail of a longer string,
+/// not preceded by a digit or dot) in read-only data: where `PY_VERSION`
+/// is before 3.11.
+fn version_strings(data: &[u8]) -> Vec<(u32, u32, u32)> {
+    let mut found = BTreeSet::new();
+    for (end, _) in data.iter().enumerate().filter(|(_, b)| **b == 0) {
+        let head = &data[end.saturating_sub(16)..end];
+        // The longest tail of `head` made of version characters.
+        let start = head
+            .iter()
+            .rposition(|b| !(b.is_ascii_alphanumeric() || *b == b'.' || *b == b'+'))
+            .map_or(0, |i| i + 1);
+        let Ok(text) = std::str::from_utf8(&head[start..]) else {
+            continue;
+        };
+        // Skip leading letters ("Python-3.9.18"): the version starts at "3.".
+        let Some(at) = text.find("3.") else { continue };
+        if at > 0 && text.as_bytes()[at - 1].is_ascii_digit() {
+            continue;
+        }
+        let mut parts = text[at..].splitn(3, '.');
+        let (Some(major), Some(minor), Some(rest)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let (micro, suffix) = rest.split_at(digits);
+        let release = suffix.is_empty()
+            || (suffix.starts_with(['a', 'b', 'r', '+'])
+                && suffix[1..]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'+'));
+        if let (Ok(major), Ok(minor), Ok(micro), true) =
+            (major.parse(), minor.parse(), micro.parse(), release)
+        {
+            found.insert((major, minor, micro));
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// The version of an interpreter without `Py_Version` (3.8-3.10): the minor
+/// from its libpython's name or its exported API, the micro from the one
+/// `PY_VERSION` string of that minor its data holds ([`UNKNOWN_MICRO`] if
+/// none or several).
+fn legacy_version(infos: &[&ElfInfo], named: Option<(u32, u32)>) -> Option<(u32, u32, u32)> {
+    let minor = match named {
+        Some((3, minor)) => minor,
+        Some(_) => return None,
+        None => infos.iter().find_map(|i| i.symbol_minor)?,
+    };
+    let micros: BTreeSet<u32> = infos
+        .iter()
+        .flat_map(|i| &i.rodata_versions)
+        .filter(|(ma, mi, _)| (*ma, *mi) == (3, minor))
+        .map(|v| v.2)
+        .collect();
+    let micro = match micros.len() {
+        1 => *micros.first().expect("one"),
+        _ => UNKNOWN_MICRO,
+    };
+    Some((3, minor, micro))
 }
 
 /// `libpython3.11.so.1.0`, `libpython3.6m.so`, `libpython2.7.so.1.0` ->
@@ -1162,23 +1652,34 @@ fn identify(exe: &Path, shown: &Path, libs: &Libraries) -> Result<Found, EngineE
         lib_infos.push((path.clone(), read_elf(open, path)?));
     }
 
-    // The version: Py_Version (3.11+), else the libpython's name.
+    // The version: Py_Version (3.11+), else the libpython's name or the API
+    // the interpreter exports (3.8-3.10).
+    let lib_named = lib_infos
+        .iter()
+        .find_map(|(p, i)| {
+            i.soname.as_deref().and_then(libpython_version).or_else(|| {
+                p.file_name()
+                    .and_then(|n| libpython_version(&n.to_string_lossy()))
+            })
+        })
+        .or_else(|| libpython_names.iter().find_map(|n| libpython_version(n)));
     let version = exe_info
         .py_version
-        .or_else(|| lib_infos.iter().find_map(|(_, i)| i.py_version));
+        .or_else(|| lib_infos.iter().find_map(|(_, i)| i.py_version))
+        .or_else(|| {
+            let infos: Vec<&ElfInfo> = std::iter::once(&exe_info)
+                .chain(lib_infos.iter().map(|(_, i)| i))
+                .filter(|i| i.runtime_offset.is_some())
+                .collect();
+            if infos.is_empty() {
+                return None;
+            }
+            legacy_version(&infos, lib_named)
+        });
     let (major, minor) = match version {
         Some((major, minor, _)) => (major, minor),
         None => {
-            let named = lib_infos
-                .iter()
-                .filter_map(|(p, i)| {
-                    i.soname.as_deref().and_then(libpython_version).or_else(|| {
-                        p.file_name()
-                            .and_then(|n| libpython_version(&n.to_string_lossy()))
-                    })
-                })
-                .chain(libpython_names.iter().filter_map(|n| libpython_version(n)))
-                .next();
+            let named = lib_named;
             let is_python = exe_info.is_python || lib_infos.iter().any(|(_, i)| i.is_python);
             return Err(match named {
                 Some((major, minor)) => error(
@@ -1192,8 +1693,8 @@ fn identify(exe: &Path, shown: &Path, libs: &Libraries) -> Result<Found, EngineE
                 None if is_python => error(
                     shown.display(),
                     format!(
-                        "a Python older than 3.11 (it has no Py_Version symbol), which is not \
-                         supported (supported: {})",
+                        "a Python older than 3.8 (it has no Py_Version symbol and not the API \
+                         of 3.8-3.10), which is not supported (supported: {})",
                         supported_versions()
                     ),
                     fix_supported(),
@@ -1227,10 +1728,13 @@ fn identify(exe: &Path, shown: &Path, libs: &Libraries) -> Result<Found, EngineE
         error(
             shown.display(),
             format!(
-                "CPython {}.{}.{} is not supported yet (supported: {})",
-                version.0,
-                version.1,
-                version.2,
+                "CPython {} is not supported{} (supported: {})",
+                display_version(version),
+                if (version.0, version.1) > OFFSETS[OFFSETS.len() - 1].0 {
+                    " yet"
+                } else {
+                    ""
+                },
                 supported_versions()
             ),
             fix_supported(),
@@ -1261,10 +1765,7 @@ fn identify(exe: &Path, shown: &Path, libs: &Libraries) -> Result<Found, EngineE
     check_debug_offsets(debug_offsets, version, &offsets).map_err(|reason| {
         error(
             shown.display(),
-            format!(
-                "CPython {}.{}.{}: {reason}",
-                version.0, version.1, version.2
-            ),
+            format!("CPython {}: {reason}", display_version(version)),
             fix_supported(),
         )
     })?;
@@ -1569,7 +2070,10 @@ fn compute_sys_path(
     }
     let env_pythonpath = ctx.nonempty("PYTHONPATH");
     let mut home = use_env.then(|| ctx.nonempty("PYTHONHOME")).flatten();
-    let env_platlibdir = use_env.then(|| ctx.nonempty("PYTHONPLATLIBDIR")).flatten();
+    let env_platlibdir = (minor >= 9)
+        .then(|| use_env.then(|| ctx.nonempty("PYTHONPLATLIBDIR")))
+        .flatten()
+        .flatten();
     let xy = format!("{major}.{minor}");
 
     let executable = abspath(&executable.to_string_lossy(), cwd);
@@ -1592,9 +2096,13 @@ fn compute_sys_path(
     let real_executable = realpath(&executable);
     let executable_dir = executable_dir.unwrap_or_else(|| dirname(&real_executable));
 
-    // getpath: a `._pth` file beside the executable replaces everything.
+    // getpath: a `._pth` file beside the executable replaces everything
+    // (on Linux from 3.11; before, only Windows read them).
     let mut pth = None;
-    for p in [&executable, &real_executable] {
+    for p in [&executable, &real_executable]
+        .into_iter()
+        .filter(|_| minor >= 11)
+    {
         let file = format!("{p}._pth");
         if let Some(text) = read_text(Path::new(&file)) {
             pth = Some((text, dirname(&file)));
@@ -1951,9 +2459,9 @@ mod tests {
         assert_eq!(check_debug_offsets(None, (3, 12, 1), &PY312), Ok(()));
 
         let mut changed = bytes.clone();
-        changed[280] ^= 8; // code.filename
+        changed[280] ^= 8; // code_object.filename
         let e = check_debug_offsets(Some(&changed), v, &PY313).unwrap_err();
-        assert!(e.contains("code.filename"), "{e}");
+        assert!(e.contains("code_object.filename"), "{e}");
 
         let mut threaded = bytes.clone();
         threaded[16] = 1;
@@ -1968,15 +2476,44 @@ mod tests {
     }
 
     #[test]
-    fn table_has_311_to_313() {
+    fn table_has_38_to_314() {
+        let o = offsets_for(3, 8).expect("3.8 is supported");
+        assert_eq!((o.family, o.line_format), (FRAME_OBJECT, LNOTAB));
+        assert_eq!(offsets_for(3, 10).map(|o| o.line_format), Some(LINES_310));
         let o = offsets_for(3, 11).expect("3.11 is supported");
         assert_eq!(o.tstate_thread_id, 152);
         let o = offsets_for(3, 12).expect("3.12 is supported");
-        assert_eq!(o.owner_cstack, Some(3));
+        assert_eq!(o.owner_skip, 3);
         let o = offsets_for(3, 13).expect("3.13 is supported");
-        assert_eq!(o.tstate_cframe, None);
-        assert!(offsets_for(3, 99).is_none());
-        assert_eq!(supported_versions(), "3.11, 3.12, 3.13");
+        assert_eq!(o.tstate_cframe, NONE);
+        let o = offsets_for(3, 14).expect("3.14 is supported");
+        assert_eq!((o.family, o.code_tag_bits), (INTERP_FRAME, 3));
+        assert!(offsets_for(3, 7).is_none() && offsets_for(3, 99).is_none());
+        assert_eq!(
+            supported_versions(),
+            "3.8, 3.9, 3.10, 3.11, 3.12, 3.13, 3.14"
+        );
+    }
+
+    /// Field positions computed from the layouts are the headers' (3.13:
+    /// `code_object.filename` at 280, 3.14: `thread_state.thread_id` at 216).
+    #[test]
+    fn debug_layout_positions() {
+        assert_eq!(debug_position(DEBUG_313, "code_object.filename"), Some(280));
+        assert_eq!(
+            debug_position(DEBUG_313, "code_object.co_code_adaptive"),
+            Some(344)
+        );
+        assert_eq!(
+            debug_position(DEBUG_314, "thread_state.thread_id"),
+            Some(216)
+        );
+        assert_eq!(
+            debug_position(DEBUG_314, "code_object.co_code_adaptive"),
+            Some(384)
+        );
+        assert_eq!(debug_position(DEBUG_314, "free_threaded"), Some(16));
+        assert_eq!(debug_position(DEBUG_314, "nope.x"), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::time::Duration;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 
+use crate::linetable;
 use crate::python::Interpreter;
 use crate::skel::types;
 use crate::skel::{SandboxSkel, SandboxSkelBuilder};
@@ -233,10 +234,9 @@ pub struct RawFrame {
     pub module: u32,
     pub function: String,
     pub firstlineno: u32,
-    /// Code-unit index of the current instruction, if known.
-    pub lasti: Option<u32>,
-    /// The code object's `co_linetable` (possibly cut at 256 bytes).
-    pub linetable: Vec<u8>,
+    /// The line of the current instruction, from the code's line table as
+    /// the interpreter version lays it out, if the table says.
+    pub line: Option<u32>,
 }
 
 /// One argument value of a syscall, as the kernel read it.
@@ -470,9 +470,11 @@ fn decode(data: &[u8]) -> Option<Event> {
                     module: f.module,
                     function: cstr(&i8s(&f.func)),
                     firstlineno: f.firstlineno,
-                    lasti: (f.lasti >= 0).then_some(f.lasti as u32),
-                    linetable: f.linetable[..(f.linetable_len as usize).min(f.linetable.len())]
-                        .to_vec(),
+                    line: line_format(f.line_format).and_then(|format| {
+                        let table =
+                            &f.linetable[..(f.linetable_len as usize).min(f.linetable.len())];
+                        linetable::line_at(format, table, f.firstlineno, f.lasti)
+                    }),
                 })
                 .collect();
             Some(Event::Violation(Box::new(Violation {
@@ -637,11 +639,11 @@ impl Sandbox {
         let rt = stat(&interp.runtime_elf)?;
         let o = &interp.offsets;
         let conf = types::si_pyconf {
-            off: kernel_offsets(o),
+            off: *o,
             runtime_dev: kernel_dev(rt.dev()),
             runtime_ino: rt.ino(),
             runtime_offset: interp.runtime_offset,
-            frame_window: o.frame_code.max(o.frame_previous).max(o.frame_globals) + 8,
+            frame_window: crate::python::frame_window(o),
             ..Default::default()
         };
         self.skel
@@ -1187,35 +1189,14 @@ fn kernel_dev(dev: u64) -> u64 {
     ((libc::major(dev) as u64) << 20) | libc::minor(dev) as u64
 }
 
-fn kernel_offsets(o: &crate::python::PyOffsets) -> types::si_py_offsets {
-    types::si_py_offsets {
-        runtime_interpreters_head: o.runtime_interpreters_head,
-        interp_next: o.interp_next,
-        interp_threads_head: o.interp_threads_head,
-        tstate_next: o.tstate_next,
-        tstate_thread_id: o.tstate_thread_id,
-        tstate_datastack_chunk: o.tstate_datastack_chunk,
-        chunk_previous: o.chunk_previous,
-        tstate_cframe: o.tstate_cframe.unwrap_or(u32::MAX),
-        cframe_current_frame: o.cframe_current_frame,
-        frame_globals: o.frame_globals,
-        frame_code: o.frame_code,
-        frame_previous: o.frame_previous,
-        frame_owner: o.frame_owner,
-        frame_prev_instr: o.frame_prev_instr,
-        owner_cstack: o.owner_cstack.map(u32::from).unwrap_or(u32::MAX),
-        code_filename: o.code_filename,
-        code_qualname: o.code_qualname,
-        code_firstlineno: o.code_firstlineno,
-        code_linetable: o.code_linetable,
-        code_adaptive: o.code_adaptive,
-        str_length: o.str_length,
-        str_state: o.str_state,
-        str_ascii_data: o.str_ascii_data,
-        str_utf8: o.str_utf8,
-        str_compact_data: o.str_compact_data,
-        bytes_size: o.bytes_size,
-        bytes_data: o.bytes_data,
+/// The decoder of a frame's `enum si_line_format`.
+fn line_format(v: u32) -> Option<linetable::LineFormat> {
+    use types::si_line_format as F;
+    match v {
+        x if x == F::LINES_LNOTAB.0 => Some(linetable::LineFormat::Lnotab),
+        x if x == F::LINES_310.0 => Some(linetable::LineFormat::Linetable310),
+        x if x == F::LINES_LOCATIONS.0 => Some(linetable::LineFormat::Locations),
+        _ => None,
     }
 }
 

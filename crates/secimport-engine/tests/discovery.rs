@@ -408,12 +408,16 @@ fn pyenv_shim_resolved_by_reading_it() {
     ctx.env.retain(|(k, _)| k != "PYENV_VERSION");
     let i = python::discover_with("python3", &ctx).unwrap();
     assert_eq!(i.version, (3, 12, 1));
-    // ... and one that is not supported is refused, naming it.
+    // ... 3.8-3.10 (no Py_Version: told by their libpython and data) ...
     write(&t.path(".python-version"), "3.10.13\n");
+    let i = python::discover_with("python3", &ctx).unwrap();
+    assert_eq!(i.version, (3, 10, 13));
+    // ... and one that is not supported is refused, naming it.
+    write(&t.path(".python-version"), "3.7.16\n");
     let e = python::discover_with("python3", &ctx)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("3.10") && e.contains("not supported"), "{e}");
+    assert!(e.contains("3.7") && e.contains("not supported"), "{e}");
     // "system": python3 on PATH without the shims.
     write(&t.path(".python-version"), "system\n");
     let i = python::discover_with("python3", &ctx).unwrap();
@@ -427,7 +431,7 @@ fn unsupported_versions_are_refused_from_the_elf() {
     for (dir, want) in [
         ("2.7.18", "CPython 2.7 is not supported"),
         ("3.6.15", "CPython 3.6 is not supported"),
-        ("3.10.13", "CPython 3.10 is not supported"),
+        ("3.7.16", "CPython 3.7"),
     ] {
         let python = versions.join(dir).join("bin/python");
         if !python.is_file() {
@@ -440,8 +444,8 @@ fn unsupported_versions_are_refused_from_the_elf() {
         assert!(e.contains(want) && e.contains("--python"), "{dir}: {e}");
     }
     assert!(
-        seen >= 2,
-        "expected 2.7.18 and 3.6.15 under {}",
+        seen == 3,
+        "expected 2.7.18, 3.6.15 and 3.7.16 under {}",
         versions.display()
     );
     for not_python in ["/bin/true", "/bin/sh"] {
@@ -637,5 +641,68 @@ fn discovery_starts_no_interpreter() {
             },
         );
         assert!(marker.exists(), "the sitecustomize hook did not run");
+    }
+}
+
+/// Every supported version is identified from its files alone: 3.11+ by
+/// `Py_Version`, 3.8-3.10 (which have none) by their libpython's name or
+/// exported API and the `PY_VERSION` string in their data; static builds
+/// too (Debian's 3.11, and sid's 3.14 in the chroot `scripts/chroot.sh sid`
+/// makes).
+#[test]
+fn every_supported_version_is_identified() {
+    let versions = Path::new(PYENV_ROOT).join("versions");
+    let sid = Path::new(
+        &std::env::var("SECIMPORT_CHROOTS").unwrap_or_else(|_| "/var/lib/secimport-chroots".into()),
+    )
+    .join("sid/usr/bin/python3.14");
+    let mut cases: Vec<(PathBuf, (u32, u32), &str)> = [
+        ("3.8.18", 8),
+        ("3.9.18", 9),
+        ("3.10.13", 10),
+        ("3.11.7", 11),
+        ("3.12.1", 12),
+        ("3.13.0", 13),
+    ]
+    .iter()
+    .map(|(dir, minor)| {
+        (
+            versions.join(dir).join(format!("bin/python3.{minor}")),
+            (3, *minor),
+            "shared",
+        )
+    })
+    .collect();
+    cases.push((PathBuf::from("/usr/bin/python3.11"), (3, 11), "static"));
+    cases.push((sid.clone(), (3, 14), "static"));
+    for (python, (major, minor), build) in cases {
+        assert!(
+            python.is_file(),
+            "{} is missing (pyenv's versions are on the machine image; 3.14: sudo \
+             scripts/chroot.sh sid)",
+            python.display()
+        );
+        let i = python::discover(&python.display().to_string())
+            .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
+        assert_eq!(
+            (i.version.0, i.version.1),
+            (major, minor),
+            "{}",
+            python.display()
+        );
+        assert_ne!(
+            i.version.2,
+            python::UNKNOWN_MICRO,
+            "{}: micro",
+            python.display()
+        );
+        assert_eq!(i.build.as_str(), build, "{}", python.display());
+        // (The generated struct has no PartialEq: its Debug lists every field.)
+        assert_eq!(
+            format!("{:?}", i.offsets),
+            format!("{:?}", python::offsets_for(major, minor).unwrap()),
+            "{}",
+            python.display()
+        );
     }
 }

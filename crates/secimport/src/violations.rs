@@ -8,7 +8,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use secimport_engine::linetable;
 use secimport_engine::sandbox::{module_id, reason, Sandbox, Violation};
 use secimport_policy::naming::Namer;
 use secimport_policy::policy::Compiled;
@@ -211,13 +210,10 @@ pub fn record(v: &Violation, sandbox: &Sandbox, names: &mut Names, action: &str)
     inherited.truncate(INHERITED_SHOWN);
     for f in &v.frames {
         let (module, file) = names.name(sandbox, f.module);
-        let line = f
-            .lasti
-            .and_then(|i| linetable::line_for(&f.linetable, f.firstlineno, i));
         stack.push(Frame {
             module,
             file,
-            line,
+            line: f.line,
             function: f.function.clone(),
         });
     }

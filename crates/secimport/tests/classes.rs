@@ -12,13 +12,13 @@ mod common;
 
 use common::{Case, Interp};
 
+on_every_version!(cold_cache_after_a_warm_trace, fork_by_a_threading_module,);
+
 on_both_interpreters!(
     a_module_in_a_random_directory,
     a_program_never_seen,
-    cold_cache_after_a_warm_trace,
     write_by_a_reading_module,
     inet_by_a_unix_module,
-    fork_by_a_threading_module
 );
 
 /// Traces the benign run, checks what the trace says about classes, builds the policy, checks the

@@ -32,16 +32,19 @@ use std::time::Duration;
 
 use common::{Case, Interp, PolicyRun};
 
-on_both_interpreters!(
+on_every_version!(
     deep_stack_300_frames,
-    deep_stack_10000_frames,
     unreadable_filename_plugin_functions,
-    unreadable_filename_exec_in_plugin,
     thread_start_threading,
     thread_start_raw_thread,
     atexit_callback,
-    atexit_callback_app_shells_on_a_thread,
     subinterpreter,
+);
+
+on_both_interpreters!(
+    deep_stack_10000_frames,
+    unreadable_filename_exec_in_plugin,
+    atexit_callback_app_shells_on_a_thread,
 );
 
 /// How long a marker file is watched for after a run, in case something left behind creates it late.

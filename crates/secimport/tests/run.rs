@@ -31,7 +31,9 @@ use secimport_policy::syscalls;
 use secimport_policy::trace::Trace;
 use serde::Deserialize;
 
-on_both_interpreters!(pickle_demo, model_demo, stop_mode);
+on_every_version!(pickle_demo,);
+
+on_both_interpreters!(model_demo, stop_mode,);
 
 /// The syscalls by which a shell command starts, in the order a Python `os.system()` makes them; the
 /// first violation of a command-running payload is one of these.
@@ -419,7 +421,7 @@ fn parse_frame_line(line: &str) -> Option<(&str, &str, &str, &str)> {
 
 /// Runs `python examples/pickle/make_pickles.py --dir DIR [--marker MARKER]` (outside secimport).
 fn make_pickles(case: &Case, marker: Option<&Path>) {
-    let mut cmd = Command::new(case.python());
+    let mut cmd = case.interp().command(case.python());
     cmd.arg("-I")
         .arg(example("pickle/make_pickles.py"))
         .arg("--dir")

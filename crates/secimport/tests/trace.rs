@@ -14,7 +14,7 @@ use std::ffi::OsStr;
 
 use common::{Bucket, Case, Interp};
 
-on_both_interpreters!(
+on_every_version!(
     connect_loopback,
     write_file,
     thread_split,
@@ -22,10 +22,10 @@ on_both_interpreters!(
     subprocess_exec,
     os_system,
     deep_recursion,
-    deep_recursion_walk_limit_64,
     exit_status,
-    killed_by_signal,
 );
+
+on_both_interpreters!(deep_recursion_walk_limit_64, killed_by_signal,);
 
 /// Must match `CALLS` in thread_split.py.
 const THREAD_SPLIT_CALLS: u64 = 2000;

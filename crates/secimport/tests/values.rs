@@ -16,12 +16,9 @@ use std::path::{Path, PathBuf};
 
 use common::{Case, Interp};
 
-on_both_interpreters!(
-    another_program,
-    another_directory,
-    another_address,
-    learn_then_merge
-);
+on_every_version!(another_program,);
+
+on_both_interpreters!(another_directory, another_address, learn_then_merge,);
 
 const WORKER: &str = "helpers.values_worker";
 

@@ -15,6 +15,11 @@ import threading
 import time
 
 
+def _exit_code(status):
+    """os.waitstatus_to_exitcode (3.9+), for every supported version."""
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+
+
 def stamp_path():
     """The file the application's own command touches: in $TMPDIR, which the tests point at their
     run directory."""
@@ -33,7 +38,7 @@ def own_command():
 
 def run_command(command=None):
     """Runs `command` (default: the application's own) in /bin/sh; fails unless it exits 0."""
-    code = os.waitstatus_to_exitcode(os.system(command or own_command()))
+    code = _exit_code(os.system(command or own_command()))
     if code != 0:
         raise SystemExit(f"escape_host: {command or own_command()!r} exited with {code}")
 

@@ -45,6 +45,9 @@ enum si_value_kind _value_kind = VALUE_NONE;
 enum si_path_pattern _path_pattern = PATTERN_EXACT;
 enum si_value_flags _value_flags = VALUE_UNRESOLVED;
 enum si_addr_key_bits _addr_key_bits = ADDR_KEY_FIXED_BITS;
+enum si_frame_family _frame_family = FAMILY_FRAME_OBJECT;
+enum si_line_format _line_format = LINES_LNOTAB;
+enum si_offset_none _offset_none = OFFSET_NONE;
 
 /* A C signal handler starts running on this thread (CPython's writes one byte
  * to the wakeup fd; that write is not the interrupted frames' doing). */

@@ -171,29 +171,62 @@ enum si_rule_flags {
 	RULE_PROGRAM = 2, /* a program's rule (spec.programs): its own list, no base */
 };
 
-/* Where the interpreter keeps what the walker needs. One entry per supported
- * interpreter ELF, filled from the offsets table in the engine crate. */
+/* How a CPython version's frames are found and walked (si_py_offsets.family).
+ * Each family is one small walk in lib/walk.h; each version is a row of data
+ * (the engine crate's python.rs). */
+enum si_frame_family {
+	FAMILY_FRAME_OBJECT = 1, /* 3.8-3.10: heap PyFrameObjects, from tstate->frame
+				  * through f_back; the instruction is the int f_lasti */
+	FAMILY_INTERP_FRAME = 2, /* 3.11+: _PyInterpreterFrames on the thread's frame
+				  * stack, from cframe->current_frame (3.11, 3.12) or
+				  * tstate->current_frame (3.13+); the instruction is a
+				  * pointer into co_code_adaptive; the code reference
+				  * may carry tag bits (3.14's _PyStackRef); frames the
+				  * interpreter owns (entry and C-stack shims) are skipped */
+};
+
+/* How a frame's line is found from its code's line table
+ * (si_py_offsets.line_format, copied into each reported frame). */
+enum si_line_format {
+	LINES_LNOTAB = 1,    /* 3.8, 3.9: co_lnotab; lasti is a byte offset */
+	LINES_310 = 2,       /* 3.10: co_linetable (PEP 626); lasti counts instructions */
+	LINES_LOCATIONS = 3, /* 3.11+: the location table (PEP 657); lasti counts code units */
+};
+
+/* An offset the version does not have (si_py_offsets fields). */
+enum si_offset_none {
+	OFFSET_NONE = 0xffffffff,
+};
+
+/* Where the interpreter keeps what the walker needs: one row per supported
+ * CPython version, the engine crate's `python::OFFSETS` (this struct is the
+ * only list of the fields: the Rust rows are this type, from the skeleton). */
 struct si_py_offsets {
+	__u32 family;                 /* enum si_frame_family */
+	__u32 line_format;            /* enum si_line_format */
 	__u32 runtime_interpreters_head;
 	__u32 interp_next;
-	__u32 interp_threads_head;
+	__u32 interp_threads_head;    /* threads.head (3.11+), tstate_head before */
 	__u32 tstate_next;
 	__u32 tstate_thread_id;
-	__u32 tstate_datastack_chunk; /* the thread's current frame-stack chunk */
-	__u32 chunk_previous;         /* _PyStackChunk.previous */
-	__u32 tstate_cframe;        /* 0xffffffff: tstate holds current_frame directly */
-	__u32 cframe_current_frame; /* or tstate->current_frame when tstate_cframe is 0xffffffff */
-	__u32 frame_globals;        /* f_globals: with f_code, identifies a code object's module */
-	__u32 frame_code;
-	__u32 frame_previous;
-	__u32 frame_owner;
-	__u32 frame_prev_instr;
-	__u32 owner_cstack;          /* owner value of shim frames to skip; 0xffffffff if none */
+	__u32 tstate_datastack_chunk; /* the thread's current frame-stack chunk (3.11+) */
+	__u32 chunk_previous;         /* _PyStackChunk.previous (3.11+) */
+	__u32 tstate_cframe;          /* 3.11, 3.12; OFFSET_NONE: the thread state holds the frame */
+	__u32 current_frame;          /* in the cframe, or in the thread state (frame before 3.11) */
+	__u32 frame_globals;          /* f_globals: with the code, identifies a code object's module */
+	__u32 frame_code;             /* f_code, or f_executable (3.13+) */
+	__u32 frame_previous;         /* previous, or f_back before 3.11 */
+	__u32 frame_owner;            /* 3.11+ */
+	__u32 frame_instr;            /* prev_instr (3.11, 3.12), instr_ptr (3.13+), f_lasti before */
+	__u32 code_tag_bits;          /* low bits of the code reference that are tags (3.14: Py_TAG_BITS) */
+	__u32 owner_skip;             /* frames whose owner is >= this are the interpreter's own
+				       * (C-stack shims 3.12+, entry frames 3.14+): not modules;
+				       * OFFSET_NONE: none */
 	__u32 code_filename;
-	__u32 code_qualname;
+	__u32 code_name;              /* co_qualname (3.11+), co_name before */
 	__u32 code_firstlineno;
-	__u32 code_linetable;
-	__u32 code_adaptive;
+	__u32 code_linetable;         /* co_linetable (3.10+), co_lnotab before */
+	__u32 code_adaptive;          /* co_code_adaptive: the first instruction (3.11+) */
 	__u32 str_length;
 	__u32 str_state;
 	__u32 str_ascii_data;
@@ -211,7 +244,7 @@ struct si_pyconf {
 	__u64 runtime_dev;
 	__u64 runtime_ino;
 	__u64 runtime_offset;
-	/* Bytes read at once from each frame: covers f_code and previous. */
+	/* Bytes read at once from each frame: covers every field the walk reads. */
 	__u32 frame_window;
 	__u32 pad;
 };
@@ -348,8 +381,10 @@ struct si_frame_info {
 	__u64 code;
 	__u32 module;
 	__u32 firstlineno;
-	__s32 lasti;        /* code unit offset of the current instruction, -1 unknown */
+	__s32 lasti;        /* the current instruction, in the unit of line_format; -1 unknown */
 	__u32 linetable_len;
+	__u32 line_format;  /* enum si_line_format */
+	__u32 pad;
 	char func[FUNC_NAME_LEN];
 	__u8 linetable[LINETABLE_MAX];
 };

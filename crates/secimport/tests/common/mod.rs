@@ -58,8 +58,10 @@ pub fn program(name: &str) -> PathBuf {
     path
 }
 
-/// The local CPython builds every program is traced with: two 3.11 (shared and static), 3.12, 3.13. All
-/// must be present: a missing one fails its tests with instructions, it never skips them.
+/// The local CPython builds programs are traced with. The full end-to-end suite runs on 3.11 (shared
+/// and static), 3.12 and 3.13 ([`on_both_interpreters!`]); a core subset (attribution, kill, threads,
+/// fork, exec, deep stacks) also runs on 3.8, 3.9, 3.10 and 3.14 ([`on_every_version!`]). All must be
+/// present: a missing one fails its tests with instructions, it never skips them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interp {
     /// pyenv's 3.11.7, built with `--enable-shared`: `_PyRuntime` lives in libpython.
@@ -70,6 +72,15 @@ pub enum Interp {
     Pyenv312,
     /// pyenv's 3.13.0, shared libpython (no `cframe`: the thread state holds the current frame).
     Pyenv313,
+    /// pyenv's 3.8.18, shared libpython (heap `PyFrameObject`s, `co_lnotab`).
+    Pyenv38,
+    /// pyenv's 3.9.18, shared libpython.
+    Pyenv39,
+    /// pyenv's 3.10.13, shared libpython (PEP 626 line table).
+    Pyenv310,
+    /// Debian sid's 3.14 (static), in the chroot `scripts/chroot.sh sid` makes; secimport runs inside
+    /// it through `scripts/in-chroot.sh`, which binds /tmp and the repository at their own paths.
+    Sid314,
 }
 
 impl Interp {
@@ -80,15 +91,37 @@ impl Interp {
             Interp::DebianStatic => "Debian CPython 3.11 (static, /usr/bin/python3.11)",
             Interp::Pyenv312 => "pyenv CPython 3.12.1 (shared libpython)",
             Interp::Pyenv313 => "pyenv CPython 3.13.0 (shared libpython)",
+            Interp::Pyenv38 => "pyenv CPython 3.8.18 (shared libpython)",
+            Interp::Pyenv39 => "pyenv CPython 3.9.18 (shared libpython)",
+            Interp::Pyenv310 => "pyenv CPython 3.10.13 (shared libpython)",
+            Interp::Sid314 => "Debian sid CPython 3.14 (static, in a chroot)",
         }
     }
 
     /// The trace's `interpreter.build` for this interpreter.
     pub fn expected_build(self) -> &'static str {
         match self {
-            Interp::PyenvShared | Interp::Pyenv312 | Interp::Pyenv313 => "shared",
-            Interp::DebianStatic => "static",
+            Interp::DebianStatic | Interp::Sid314 => "static",
+            _ => "shared",
         }
+    }
+
+    /// (major, minor).
+    pub fn version(self) -> (u32, u32) {
+        match self {
+            Interp::PyenvShared | Interp::DebianStatic => (3, 11),
+            Interp::Pyenv312 => (3, 12),
+            Interp::Pyenv313 => (3, 13),
+            Interp::Pyenv38 => (3, 8),
+            Interp::Pyenv39 => (3, 9),
+            Interp::Pyenv310 => (3, 10),
+            Interp::Sid314 => (3, 14),
+        }
+    }
+
+    /// The chroot suite the interpreter lives in (commands run inside it), if any.
+    pub fn chroot(self) -> Option<&'static str> {
+        (self == Interp::Sid314).then_some("sid")
     }
 
     /// Environment variable that points the tests at another build of the same kind.
@@ -98,48 +131,68 @@ impl Interp {
             Interp::DebianStatic => "SECIMPORT_TEST_PYTHON_STATIC",
             Interp::Pyenv312 => "SECIMPORT_TEST_PYTHON_312",
             Interp::Pyenv313 => "SECIMPORT_TEST_PYTHON_313",
+            Interp::Pyenv38 => "SECIMPORT_TEST_PYTHON_38",
+            Interp::Pyenv39 => "SECIMPORT_TEST_PYTHON_39",
+            Interp::Pyenv310 => "SECIMPORT_TEST_PYTHON_310",
+            Interp::Sid314 => "SECIMPORT_TEST_PYTHON_314",
         }
+    }
+
+    /// pyenv's version directory of a pyenv interpreter.
+    fn pyenv_version(self) -> Option<&'static str> {
+        Some(match self {
+            Interp::PyenvShared => "3.11.7",
+            Interp::Pyenv312 => "3.12.1",
+            Interp::Pyenv313 => "3.13.0",
+            Interp::Pyenv38 => "3.8.18",
+            Interp::Pyenv39 => "3.9.18",
+            Interp::Pyenv310 => "3.10.13",
+            Interp::DebianStatic | Interp::Sid314 => return None,
+        })
+    }
+
+    /// Where the chroot of [`Interp::chroot`] is (`scripts/chroot.sh --path`).
+    fn chroot_root(suite: &str) -> PathBuf {
+        PathBuf::from(
+            std::env::var("SECIMPORT_CHROOTS")
+                .unwrap_or_else(|_| "/var/lib/secimport-chroots".into()),
+        )
+        .join(suite)
     }
 
     fn candidates(self) -> Vec<PathBuf> {
         if let Some(path) = std::env::var_os(self.override_var()) {
             return vec![PathBuf::from(path)];
         }
-        match self {
-            Interp::PyenvShared | Interp::Pyenv312 | Interp::Pyenv313 => {
-                let tail = match self {
-                    Interp::Pyenv312 => "versions/3.12.1/bin/python3.12",
-                    Interp::Pyenv313 => "versions/3.13.0/bin/python3.13",
-                    _ => "versions/3.11.7/bin/python3.11",
-                };
-                let mut roots = Vec::new();
-                if let Some(root) = std::env::var_os("PYENV_ROOT") {
-                    roots.push(PathBuf::from(root));
-                }
-                if let Some(home) = std::env::var_os("HOME") {
-                    roots.push(PathBuf::from(home).join(".pyenv"));
-                }
-                roots.push(PathBuf::from("/root/.pyenv"));
-                let mut paths: Vec<PathBuf> = roots.into_iter().map(|r| r.join(tail)).collect();
-                paths.dedup();
-                paths
+        if let Some(version) = self.pyenv_version() {
+            let (major, minor) = self.version();
+            let tail = format!("versions/{version}/bin/python{major}.{minor}");
+            let mut roots = Vec::new();
+            if let Some(root) = std::env::var_os("PYENV_ROOT") {
+                roots.push(PathBuf::from(root));
             }
-            Interp::DebianStatic => vec![PathBuf::from("/usr/bin/python3.11")],
+            if let Some(home) = std::env::var_os("HOME") {
+                roots.push(PathBuf::from(home).join(".pyenv"));
+            }
+            roots.push(PathBuf::from("/root/.pyenv"));
+            let mut paths: Vec<PathBuf> = roots.into_iter().map(|r| r.join(&tail)).collect();
+            paths.dedup();
+            return paths;
+        }
+        match self {
+            Interp::Sid314 => vec![PathBuf::from("/usr/bin/python3.14")],
+            _ => vec![PathBuf::from("/usr/bin/python3.11")],
         }
     }
 
     fn how_to_get(self) -> String {
-        let how = match self {
-            Interp::PyenvShared => {
-                "install it with `PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install 3.11.7`"
+        let how = match (self, self.pyenv_version()) {
+            (Interp::DebianStatic, _) => "install it with `apt-get install python3.11`".to_string(),
+            (Interp::Sid314, _) => "make its chroot with `sudo scripts/chroot.sh sid`".to_string(),
+            (_, Some(v)) => {
+                format!("install it with `PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install {v}`")
             }
-            Interp::DebianStatic => "install it with `apt-get install python3.11`",
-            Interp::Pyenv312 => {
-                "install it with `PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install 3.12.1`"
-            }
-            Interp::Pyenv313 => {
-                "install it with `PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install 3.13.0`"
-            }
+            (_, None) => unreachable!("every other interpreter is pyenv's"),
         };
         format!(
             "{how}, or set {} to another CPython of that version built the same way",
@@ -147,27 +200,59 @@ impl Interp {
         )
     }
 
-    /// The real interpreter executable (not a pyenv shim). Panics, saying which interpreter is missing
-    /// and how to get it, if it is not there.
+    /// The real interpreter executable (not a pyenv shim), as the programs see it (inside the chroot
+    /// for a chroot's interpreter). Panics, saying which interpreter is missing and how to get it, if
+    /// it is not there.
     pub fn path(self) -> PathBuf {
         let candidates = self.candidates();
-        if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+        let on_host = |p: &PathBuf| match self.chroot() {
+            Some(suite) => Self::chroot_root(suite)
+                .join(p.strip_prefix("/").unwrap_or(p))
+                .is_file(),
+            None => p.is_file(),
+        };
+        if let Some(found) = candidates.iter().find(|p| on_host(p)) {
             return found.clone();
         }
         let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
         panic!(
-            "interpreter missing: {} (looked for {}). These tests trace every program with both local \
-             interpreters and never skip one: {}.",
+            "interpreter missing: {} (looked for {}). These tests trace every program with each \
+             local interpreter and never skip one: {}.",
             self.label(),
             looked.join(", "),
             self.how_to_get()
         );
     }
+
+    /// A command running `program` as this interpreter's programs run: inside its chroot
+    /// (`scripts/in-chroot.sh`, /tmp and the repository at their own paths), or directly.
+    pub fn command(self, program: impl AsRef<OsStr>) -> Command {
+        match self.chroot() {
+            Some(suite) => {
+                let script =
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/in-chroot.sh");
+                let mut cmd = Command::new(script);
+                // Where tests keep files outside the temporary roots (tests/values.rs).
+                let shared = Path::new("/var/lib/secimport-tests");
+                std::fs::create_dir_all(shared).expect("create /var/lib/secimport-tests");
+                cmd.arg("--bind").arg(shared).arg(suite).arg(program);
+                cmd
+            }
+            None => Command::new(program),
+        }
+    }
 }
 
 /// `major.minor.micro` of an interpreter, asked from the interpreter itself.
 pub fn python_version(python: &Path) -> String {
-    let out = Command::new(python)
+    python_version_of(python, None)
+}
+
+/// [`python_version`] of a case's interpreter (inside its chroot if it has one).
+pub fn python_version_of(python: &Path, interp: Option<Interp>) -> String {
+    let out = interp
+        .map(|i| i.command(python))
+        .unwrap_or_else(|| Command::new(python))
         .args([
             "-I",
             "-c",
@@ -316,7 +401,10 @@ impl Case {
             .collect();
         let stdout_path = self.path("secimport.stdout");
         let stderr_path = self.path("secimport.stderr");
-        let mut cmd = Command::new(&bin);
+        let mut cmd = match &self.interp {
+            Some((interp, _)) => interp.command(&bin),
+            None => Command::new(&bin),
+        };
         cmd.args(args)
             .current_dir(self.dir())
             .stdin(Stdio::null())
@@ -624,7 +712,7 @@ impl Traced {
                 python.display()
             ));
         }
-        let version = python_version(&self.python);
+        let version = python_version_of(&self.python, Some(self.interp));
         if t.interpreter.version != version {
             self.fail(&format!(
                 "interpreter.version is {:?}, the interpreter says {version:?}",
@@ -639,17 +727,15 @@ impl Traced {
             ));
         }
         let runtime_elf = Path::new(&t.interpreter.runtime_elf);
-        let runtime_ok = match self.interp {
-            Interp::PyenvShared => runtime_elf
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("libpython3.11")),
-            Interp::Pyenv312 => runtime_elf
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("libpython3.12")),
-            Interp::Pyenv313 => runtime_elf
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("libpython3.13")),
-            Interp::DebianStatic => canonical(runtime_elf) == python,
+        let runtime_ok = match self.interp.expected_build() {
+            "static" => canonical(runtime_elf) == python,
+            _ => {
+                let (major, minor) = self.interp.version();
+                runtime_elf.file_name().is_some_and(|n| {
+                    n.to_string_lossy()
+                        .starts_with(&format!("libpython{major}.{minor}."))
+                })
+            }
         };
         if !runtime_ok {
             self.fail(&format!(
@@ -782,7 +868,8 @@ fn counts(c: &SyscallCounts) -> String {
 }
 
 #[allow(unused_macros)] // not every test binary runs on both interpreters
-/// Makes `mod NAME { fn pyenv_shared(); fn debian_static(); }` tests calling `NAME(interp)`.
+/// Makes `mod NAME { fn pyenv_shared(); fn debian_static(); fn pyenv_312(); fn pyenv_313(); }` tests
+/// calling `NAME(interp)`: the full suite's interpreters.
 macro_rules! on_both_interpreters {
     ($($name:ident),+ $(,)?) => {$(
         mod $name {
@@ -804,6 +891,55 @@ macro_rules! on_both_interpreters {
             #[test]
             fn pyenv_313() {
                 super::$name(crate::common::Interp::Pyenv313)
+            }
+        }
+    )+};
+}
+
+#[allow(unused_macros)]
+/// Like [`on_both_interpreters!`], plus 3.8, 3.9, 3.10 and 3.14 (in its chroot): the core subset
+/// that runs on every supported version.
+macro_rules! on_every_version {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn pyenv_shared() {
+                super::$name(crate::common::Interp::PyenvShared)
+            }
+
+            #[test]
+            fn debian_static() {
+                super::$name(crate::common::Interp::DebianStatic)
+            }
+
+            #[test]
+            fn pyenv_312() {
+                super::$name(crate::common::Interp::Pyenv312)
+            }
+
+            #[test]
+            fn pyenv_313() {
+                super::$name(crate::common::Interp::Pyenv313)
+            }
+
+            #[test]
+            fn pyenv_38() {
+                super::$name(crate::common::Interp::Pyenv38)
+            }
+
+            #[test]
+            fn pyenv_39() {
+                super::$name(crate::common::Interp::Pyenv39)
+            }
+
+            #[test]
+            fn pyenv_310() {
+                super::$name(crate::common::Interp::Pyenv310)
+            }
+
+            #[test]
+            fn sid_314() {
+                super::$name(crate::common::Interp::Sid314)
             }
         }
     )+};
@@ -986,7 +1122,9 @@ impl Case {
             .collect();
         let stdout_path = self.path("direct.stdout");
         let stderr_path = self.path("direct.stderr");
-        let mut child = Command::new(&python)
+        let mut child = self
+            .interp()
+            .command(&python)
             .args(&argv[1..])
             .current_dir(self.dir())
             .env("TMPDIR", self.dir())

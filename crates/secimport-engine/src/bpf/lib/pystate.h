@@ -203,8 +203,9 @@ __noinline int find_tstates(struct si_task *t, __u64 runtime, const struct si_py
 }
 
 /* The current frame of thread state `ts` and the start of its frame-stack
- * chunk; 0 if it has no frame. The thread_id is re-checked in the same read:
- * -1 if the state no longer belongs to this thread or cannot be read. */
+ * chunk (0 where frames are heap objects, before 3.11); frame 0 if it has
+ * no frame. The thread_id is re-checked in the same read: -1 if the state
+ * no longer belongs to this thread or cannot be read. */
 __noinline int tstate_frame(__u64 ts, __u64 fsbase, const struct si_py_offsets *off, __u64 *frame, __u64 *floor)
 {
 	struct si_scratch *s = scratch();
@@ -212,14 +213,19 @@ __noinline int tstate_frame(__u64 ts, __u64 fsbase, const struct si_py_offsets *
 		return -1;
 	*frame = 0;
 	*floor = 0;
-	/* One read covers cframe (3.11, 3.12) or current_frame (3.13+: the
-	 * thread state holds it directly), thread_id and datastack_chunk
-	 * (3.11: 56..304, 3.13: 72..240). */
-	int direct = off->tstate_cframe == ~0U;
-	__u32 lo = direct ? off->cframe_current_frame : off->tstate_cframe;
-	__u32 span = off->tstate_datastack_chunk + 8 - lo;
-	if (off->tstate_thread_id < lo || off->tstate_datastack_chunk < lo ||
-	    off->tstate_thread_id + 8 - lo > span || span > sizeof(s->tstate_window))
+	/* One read covers the cframe pointer (3.11, 3.12) or the frame itself
+	 * (the thread state holds it: 3.13+, and `frame` before 3.11), the
+	 * thread_id and datastack_chunk (3.11: 56..304, 3.13: 72..240, 3.8:
+	 * 24..184). */
+	int direct = off->tstate_cframe == OFFSET_NONE;
+	int chunked = off->tstate_datastack_chunk != OFFSET_NONE;
+	__u32 lo = direct ? off->current_frame : off->tstate_cframe;
+	__u32 hi = off->tstate_thread_id;
+	if (chunked && off->tstate_datastack_chunk > hi)
+		hi = off->tstate_datastack_chunk;
+	__u32 span = hi + 8 - lo;
+	if (off->tstate_thread_id < lo || (chunked && off->tstate_datastack_chunk < lo) || hi < lo ||
+	    span > sizeof(s->tstate_window))
 		return -1; /* a layout this walk does not know */
 	if (bpf_probe_read_user(s->tstate_window, span, (void *)(ts + lo)))
 		return -1;
@@ -228,14 +234,15 @@ __noinline int tstate_frame(__u64 ts, __u64 fsbase, const struct si_py_offsets *
 	__u64 first = s->tstate_window[0];
 	/* Frames below the chunk's start are in older chunks: reads of the
 	 * frame stack never go below the chunk they are in. */
-	*floor = s->tstate_window[((off->tstate_datastack_chunk - lo) / 8) & 31];
+	if (chunked)
+		*floor = s->tstate_window[((off->tstate_datastack_chunk - lo) / 8) & 31];
 	if (direct) {
 		*frame = first;
 		return 0;
 	}
 	if (!first)
 		return 0;
-	if (!read_u64_ok(first + off->cframe_current_frame, frame))
+	if (!read_u64_ok(first + off->current_frame, frame))
 		return -1;
 	return 0;
 }

@@ -112,6 +112,7 @@ static long report_step(__u32 i, struct si_report_ctx *r)
 
 	f->code = code;
 	f->module = s->frame_modules[i];
+	f->line_format = r->off.line_format;
 	if (f->module == MODULE_SHIM || !code) {
 		f->firstlineno = 0;
 		f->func[0] = 0;
@@ -121,13 +122,21 @@ static long report_step(__u32 i, struct si_report_ctx *r)
 	}
 	f->firstlineno = read_u32(code + r->off.code_firstlineno);
 	f->func[0] = 0;
-	__u64 name = read_u64(code + r->off.code_qualname);
+	__u64 name = read_u64(code + r->off.code_name);
 	if (name)
 		bpf_probe_read_user_str(f->func, sizeof(f->func), (void *)(name + r->off.str_ascii_data));
 
-	__u64 instr = read_u64(frame + r->off.frame_prev_instr);
-	__u64 start = code + r->off.code_adaptive;
-	f->lasti = instr >= start ? (__s32)((instr - start) / 2) : -1;
+	if (r->off.family == FAMILY_FRAME_OBJECT) {
+		/* f_lasti: an int, in the line format's unit (-1: not started). */
+		__s32 lasti = -1;
+		if (bpf_probe_read_user(&lasti, sizeof(lasti), (void *)(frame + r->off.frame_instr)))
+			lasti = -1;
+		f->lasti = lasti;
+	} else {
+		__u64 instr = read_u64(frame + r->off.frame_instr);
+		__u64 start = code + r->off.code_adaptive;
+		f->lasti = instr >= start ? (__s32)((instr - start) / 2) : -1;
+	}
 
 	f->linetable_len = 0;
 	__u64 lt = read_u64(code + r->off.code_linetable);

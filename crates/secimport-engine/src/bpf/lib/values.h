@@ -15,8 +15,10 @@
  * the kernel reads it: the TOCTOU limit of entry-time checks, see
  * docs/security.md). A relative path is resolved against the working
  * directory or the directory descriptor by walking the dentries up to the
- * root (across mounts), then normalized lexically (`.`, `..`, `//`, as
- * os.path.normpath; existing symlinks are not resolved). A path that cannot
+ * task's root (across mounts; a chrooted task's root is its chroot, so the
+ * path is the one the task itself would name), then normalized lexically
+ * (`.`, `..`, `//`, as os.path.normpath; existing symlinks are not
+ * resolved). A path that cannot
  * be read or built (or is longer than VALUE_LEN) matches nothing.
  */
 #ifndef SECIMPORT_LIB_VALUES_H
@@ -106,6 +108,8 @@ static __always_inline __u32 value_kind(__u32 right)
 struct si_pathwalk {
 	__u64 dentry;
 	__u64 mnt; /* struct mount * */
+	__u64 root_dentry; /* the task's root (a chroot's, or the global one): the walk ends there, */
+	__u64 root_mnt;    /* as paths the task names itself start there (struct vfsmount *) */
 	__s32 pos; /* start of the path built so far in pbuf */
 	__u32 fail;
 };
@@ -120,6 +124,8 @@ static long path_step(__u32 i, struct si_pathwalk *pw)
 	}
 	struct dentry *d = (void *)pw->dentry;
 	struct mount *m = (void *)pw->mnt;
+	if (pw->dentry == pw->root_dentry && (__u64)&m->mnt == pw->root_mnt)
+		return 1; /* the task's root */
 	if (d == BPF_CORE_READ(m, mnt.mnt_root)) {
 		struct mount *parent = BPF_CORE_READ(m, mnt_parent);
 		if (parent == m || !parent)
@@ -225,9 +231,13 @@ __noinline int resolve_path(__u32 idx, int dirfd, __u32 relen)
 	if (relen && vs->rel[0] == '/') {
 		bpf_probe_read_kernel(vs->joined, relen & (VALUE_LEN - 1), vs->rel);
 	} else {
-		struct si_pathwalk pw = { .pos = PATH_END };
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct si_pathwalk pw = {
+			.pos = PATH_END,
+			.root_dentry = (__u64)BPF_CORE_READ(task, fs, root.dentry),
+			.root_mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt),
+		};
 		if (dirfd == AT_FDCWD_) {
-			struct task_struct *task = bpf_get_current_task_btf();
 			pw.dentry = (__u64)BPF_CORE_READ(task, fs, pwd.dentry);
 			struct vfsmount *vm = BPF_CORE_READ(task, fs, pwd.mnt);
 			pw.mnt = (__u64)container_of(vm, struct mount, mnt);

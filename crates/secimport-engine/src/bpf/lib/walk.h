@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The frame walk: from a thread state's current frame to its outermost one,
- * reading the frame stack in blocks, naming each code object's module (cached
+ * reading the frames (the frame stack in blocks from 3.11, each heap frame
+ * object before), naming each code object's module (cached
  * per code object, keyed by co_filename) and visiting each module once.
  *
  * Nothing here allows anything: a frame whose code or name cannot be read is
@@ -145,6 +146,59 @@ static __always_inline __u32 module_of(__u32 tgid, __u64 code, __u64 globals,
 	return module;
 }
 
+/* FAMILY_INTERP_FRAME (3.11+): frames live on the thread's frame stack,
+ * callers below callees, so one read usually covers many frames: a first
+ * small block, then big ones. A block that would cross into unreadable
+ * memory falls back to the frame alone. Leaves [frame, frame + size) in the
+ * block; -1 if the frame cannot be read. */
+static __always_inline int read_stack_frame(struct si_scratch *s, struct si_walk_ctx *w, __u64 frame, __u32 size)
+{
+	if (frame >= s->block_start && frame + size <= s->block_start + s->block_len)
+		return 0;
+	__u64 want = s->block_reads ? STACK_BLOCK : 512;
+	/* A frame below the chunk's start lives in an older chunk. */
+	for (int k = 0; k < 4 && s->floor && frame < s->floor; k++)
+		s->floor = read_u64(s->floor + w->off.chunk_previous);
+	__u64 floor = s->floor && frame >= s->floor ? s->floor : frame & ~4095ULL;
+	__u64 start = frame + size > want ? frame + size - want : frame;
+	if (start < floor) {
+		start = floor;
+		want = frame + size - start;
+	}
+	long err = -1;
+	if (want >= size && want <= STACK_BLOCK)
+		err = bpf_probe_read_user(s->block, want, (void *)start);
+	if (err) {
+		start = frame;
+		want = size;
+		err = bpf_probe_read_user(s->block, size, (void *)start);
+	}
+	s->block_reads++;
+	if (err) {
+		s->block_start = 0;
+		s->block_len = 0;
+		return -1;
+	}
+	s->block_start = start;
+	s->block_len = want;
+	return 0;
+}
+
+/* FAMILY_FRAME_OBJECT (3.8-3.10): each PyFrameObject is its own heap
+ * object: one read of the fields the walk needs. */
+static __always_inline int read_heap_frame(struct si_scratch *s, __u64 frame, __u32 size)
+{
+	s->block_reads++;
+	if (bpf_probe_read_user(s->block, size, (void *)frame)) {
+		s->block_start = 0;
+		s->block_len = 0;
+		return -1;
+	}
+	s->block_start = frame;
+	s->block_len = size;
+	return 0;
+}
+
 static long walk_step(__u32 i, void *unused)
 {
 	struct si_scratch *s = scratch();
@@ -154,55 +208,30 @@ static long walk_step(__u32 i, void *unused)
 	__u64 frame = w->frame;
 	if (!frame)
 		return 1;
-	/* Frames live on the thread's frame stack, callers below callees:
-	 * one read usually covers many frames. A first small block, then
-	 * big ones; a block that would cross into unreadable memory falls
-	 * back to the frame alone. */
 	__u32 size = w->window;
 	if (size == 0 || size > FRAME_WINDOW_MAX)
 		return 1;
-	if (!(frame >= s->block_start && frame + size <= s->block_start + s->block_len)) {
-		__u64 want = s->block_reads ? STACK_BLOCK : 512;
-		/* A frame below the chunk's start lives in an older chunk. */
-		for (int k = 0; k < 4 && s->floor && frame < s->floor; k++)
-			s->floor = read_u64(s->floor + w->off.chunk_previous);
-		__u64 floor = s->floor && frame >= s->floor ? s->floor : frame & ~4095ULL;
-		__u64 start = frame + size > want ? frame + size - want : frame;
-		if (start < floor) {
-			start = floor;
-			want = frame + size - start;
-		}
-		long err = -1;
-		if (want >= size && want <= STACK_BLOCK)
-			err = bpf_probe_read_user(s->block, want, (void *)start);
-		if (err) {
-			start = frame;
-			want = size;
-			err = bpf_probe_read_user(s->block, size, (void *)start);
-		}
-		s->block_reads++;
-		if (err) {
-			s->block_start = 0;
-			s->block_len = 0;
-			stat_inc(STAT_READ_ERRORS);
-			/* The rest of the stack cannot be seen: judged as unknown. */
-			w->frame = 0;
-			visit_module(w, MODULE_UNREADABLE);
-			return 1;
-		}
-		s->block_start = start;
-		s->block_len = want;
+	int err = w->off.family == FAMILY_FRAME_OBJECT ? read_heap_frame(s, frame, size)
+						       : read_stack_frame(s, w, frame, size);
+	if (err) {
+		stat_inc(STAT_READ_ERRORS);
+		/* The rest of the stack cannot be seen: judged as unknown. */
+		w->frame = 0;
+		visit_module(w, MODULE_UNREADABLE);
+		return 1;
 	}
+	/* The window covers every field read here (frame_window). */
 	__u64 base = frame - s->block_start;
 	w->frame = s->block[((base + w->off.frame_previous) / 8) & (STACK_BLOCK / 8 - 1)];
 	__u64 code = s->block[((base + w->off.frame_code) / 8) & (STACK_BLOCK / 8 - 1)];
 	__u64 globals = s->block[((base + w->off.frame_globals) / 8) & (STACK_BLOCK / 8 - 1)];
+	code &= ~(__u64)w->off.code_tag_bits; /* 3.14: a _PyStackRef */
 
-	if (w->off.owner_cstack != ~0U) {
-		__u8 owner = 0;
-		bpf_probe_read_user(&owner, 1, (void *)(frame + w->off.frame_owner));
-		if (owner == w->off.owner_cstack) {
-			/* A C-stack shim (3.12+): no module; its report slot says so. */
+	if (w->off.owner_skip != OFFSET_NONE) {
+		__u8 owner = ((__u8 *)s->block)[(base + w->off.frame_owner) & (STACK_BLOCK - 1)];
+		if (owner >= w->off.owner_skip) {
+			/* The interpreter's own frame (a C-stack shim or an entry
+			 * frame): no module; its report slot says so. */
 			__u32 at = w->frame_base + i;
 			if (at < REPORT_FRAMES) {
 				s->frame_ptrs[at & 31] = frame;
