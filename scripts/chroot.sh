@@ -3,22 +3,25 @@
 # secimport on interpreters this machine's image lacks (3.14 from sid) and
 # for installing the wheel on other distributions (bullseye, trixie).
 #
-#   sudo scripts/chroot.sh sid             # CPython 3.14 (+ headers), ~3-6 min
-#   sudo scripts/chroot.sh trixie|bullseye
-#   scripts/chroot.sh --path sid           # where it is (made or not)
+#   sudo scripts/chroot.sh sid       # CPython 3.14 (+ headers, venv, debug build): ~1 min, 560 MB
+#   sudo scripts/chroot.sh bullseye  # CPython 3.9 (static): ~40 s, 230 MB
+#   sudo scripts/chroot.sh trixie    # CPython 3.13 (static)
+#   scripts/chroot.sh --path sid     # where it is (made or not)
 #
+# (Times measured on the development VM with deb.debian.org reachable.)
 # The chroot goes to $SECIMPORT_CHROOTS/SUITE (default
 # /var/lib/secimport-chroots/SUITE). A finished chroot has a `.secimport-ready`
-# stamp; running again with one present does nothing. Needs root and the
-# Debian archive (deb.debian.org); installs debootstrap with apt if missing.
-# The BPF side runs in the host kernel, so an interpreter in the chroot is a
-# real target: tests run secimport itself inside it (see `enter` below).
+# stamp; running again with one present (and the same packages) does
+# nothing. Needs root and the Debian archive (deb.debian.org); installs
+# debootstrap with apt if missing. The BPF side runs in the host kernel, so
+# an interpreter in the chroot is a real target: scripts/in-chroot.sh runs
+# secimport itself inside it.
 set -euo pipefail
 
 root_dir="${SECIMPORT_CHROOTS:-/var/lib/secimport-chroots}"
 
 usage() {
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -32,14 +35,37 @@ suite=$1
 case "$suite" in
     # The interpreter under test, its headers (tests/offsets.rs compiles
     # offsetof against them), and what a dynamically linked secimport needs.
-    sid) packages="python3.14 python3.14-dev libelf1t64 zlib1g ca-certificates" ;;
+    # python3.14-dbg: a build whose layout differs (Py_DEBUG), which must be
+    # refused by the _Py_DebugOffsets check.
+    sid) packages="python3.14 python3.14-dev python3.14-venv python3.14-dbg libelf1t64 zlib1g ca-certificates" ;;
     trixie) packages="python3 python3-venv python3-pip libelf1t64 zlib1g" ;;
     bullseye) packages="python3 python3-venv python3-pip libelf1 zlib1g" ;;
     *) echo "chroot.sh: unknown suite '$suite' (sid, trixie or bullseye)" >&2; exit 2 ;;
 esac
 dir="$root_dir/$suite"
 
-if [[ -e $dir/.secimport-ready ]]; then
+# The host's own certificate authorities (a TLS proxy's, say) are the
+# chroot's too, so pip inside reaches what pip outside does.
+sync_certs() {
+    local changed=0 crt
+    for crt in /usr/local/share/ca-certificates/*.crt; do
+        [[ -f $crt ]] || continue
+        if ! cmp -s "$crt" "$dir/usr/local/share/ca-certificates/$(basename "$crt")"; then
+            mkdir -p "$dir/usr/local/share/ca-certificates"
+            cp "$crt" "$dir/usr/local/share/ca-certificates/"
+            changed=1
+        fi
+    done
+    if [[ $changed == 1 ]]; then
+        chroot "$dir" update-ca-certificates >/dev/null 2>&1 ||
+            echo "chroot.sh: update-ca-certificates failed in $dir" >&2
+    fi
+    return 0
+}
+
+# The stamp holds the package list: a chroot made with another list is made again.
+if [[ -e $dir/.secimport-ready && $(cat "$dir/.secimport-ready") == "$packages" ]]; then
+    sync_certs
     echo "chroot.sh: $dir is ready"
     exit 0
 fi
@@ -53,6 +79,12 @@ if ! command -v debootstrap >/dev/null; then
 fi
 
 start=$(date +%s)
+# Never delete through a mount (a /proc or /sys bound into an old chroot).
+if grep -q " $dir/" /proc/self/mounts; then
+    echo "chroot.sh: something is mounted under $dir; unmount it first:" >&2
+    grep " $dir/" /proc/self/mounts | cut -d' ' -f2 >&2
+    exit 1
+fi
 rm -rf "$dir"
 mkdir -p "$dir"
 echo "chroot.sh: debootstrap $suite into $dir (packages: $packages)" >&2
@@ -64,5 +96,6 @@ if ! debootstrap --variant=minbase --include="$include" "$suite" "$dir" \
     exit 1
 fi
 rm -rf "$dir/var/cache/apt/archives/"*.deb
-touch "$dir/.secimport-ready"
+sync_certs
+echo "$packages" > "$dir/.secimport-ready"
 echo "chroot.sh: $suite ready in $(( $(date +%s) - start )) s ($(du -sh "$dir" | cut -f1))" >&2

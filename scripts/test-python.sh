@@ -5,13 +5,28 @@
 # The end-to-end tests attach the eBPF sandbox: run as root.
 #
 # Usage: sudo ./scripts/test-python.sh [pytest args]
-# Environment: PYTHON (default pyenv 3.11.7), KEEP=1 keeps the work directory.
+# Environment: PYTHON (default pyenv 3.11.7), KEEP=1 keeps the work directory,
+# CHROOT=SUITE runs the venv and pytest inside a chroot of scripts/chroot.sh
+# (PYTHON is then the interpreter's path inside it, e.g. /usr/bin/python3.14;
+# /tmp and the repository are bound at their own paths).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
 
 PYTHON=${PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3.11}
-[ -x "$PYTHON" ] || { echo "secimport: no interpreter at $PYTHON (set PYTHON=...)" >&2; exit 2; }
+# The wheel is built with pyenv's 3.11 (it holds only the binary: any version installs it).
+BUILD_PYTHON=/root/.pyenv/versions/3.11.7/bin/python3.11
+[ -x "$BUILD_PYTHON" ] || BUILD_PYTHON=python3
+CHROOT=${CHROOT:-}
+if [ -n "$CHROOT" ]; then
+    root=$(scripts/chroot.sh --path "$CHROOT")
+    [ -x "$root$PYTHON" ] || { echo "secimport: no interpreter at $PYTHON in the $CHROOT chroot ($root): sudo scripts/chroot.sh $CHROOT" >&2; exit 2; }
+    scripts=$(pwd)/scripts
+    inside() { "$scripts/in-chroot.sh" "$CHROOT" "$@"; }
+else
+    [ -x "$PYTHON" ] || { echo "secimport: no interpreter at $PYTHON (set PYTHON=...)" >&2; exit 2; }
+    inside() { "$@"; }
+fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "secimport: the Python tests attach the eBPF sandbox and need root: sudo $0" >&2
     exit 2
@@ -28,7 +43,7 @@ else
 fi
 
 echo "==> building the wheel (maturin; cargo reuses ./target)" >&2
-"$PYTHON" -m venv "$work/build-env"
+"$BUILD_PYTHON" -m venv "$work/build-env"
 "$work/build-env/bin/pip" install --quiet --disable-pip-version-check "maturin>=1.5,<2"
 # No build isolation: maturin comes from build-env (its PEP 517 hook runs
 # `maturin` from PATH). The release build lands in
@@ -38,14 +53,14 @@ PATH="$work/build-env/bin:$PATH" "$work/build-env/bin/pip" wheel --quiet --disab
 wheel=$(ls "$work"/wheels/secimport-*.whl)
 echo "    $(basename "$wheel") ($(du -h "$wheel" | cut -f1))" >&2
 
-echo "==> installing it into a fresh virtualenv" >&2
-"$PYTHON" -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" "pytest>=7"
+echo "==> installing it into a fresh virtualenv of $PYTHON${CHROOT:+ (in the $CHROOT chroot)}" >&2
+inside "$PYTHON" -m venv "$work/venv"
+inside "$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" "pytest>=7"
 
 echo "==> pytest (python/tests, against the installed wheel)" >&2
 # Run from outside the repository so that `import secimport` can only find the
 # installed package; SECIMPORT_BIN must not point the tests elsewhere.
 cd "$work"
-env -u SECIMPORT_BIN -u PYTHONPATH SECIMPORT_TEST_INSTALLED=1 \
+inside env -u SECIMPORT_BIN -u PYTHONPATH SECIMPORT_TEST_INSTALLED=1 \
     PATH="$work/venv/bin:$PATH" \
     "$work/venv/bin/python" -m pytest -p no:cacheprovider -q "$repo/python/tests" "$@"

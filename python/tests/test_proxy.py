@@ -128,29 +128,29 @@ def test_class_instances_and_methods_are_guarded() -> None:
 
 def test_object_protocols_run_inside_the_guard() -> None:
     g = make_guard("items")
-    calls: list[list[str]] = []
+    calls: list[tuple[str, list[str]]] = []
 
     class Box:
         def __init__(self) -> None:
             self.items = [1, 2]
 
         def __enter__(self) -> Box:
-            calls.append(stack_files())
+            calls.append(("enter", stack_files()))
             return self
 
         def __exit__(self, *exc: object) -> None:
-            calls.append(stack_files())
+            calls.append(("exit", stack_files()))
 
         def __iter__(self):  # type: ignore[no-untyped-def]
-            calls.append(stack_files())
+            calls.append(("iter", stack_files()))
             return iter(self.items)
 
         def __len__(self) -> int:
-            calls.append(stack_files())
+            calls.append(("len", stack_files()))
             return len(self.items)
 
         def __call__(self, x: int) -> int:
-            calls.append(stack_files())
+            calls.append(("call", stack_files()))
             return x + 1
 
     box = GuardedClass(Box, g)()
@@ -161,9 +161,11 @@ def test_object_protocols_run_inside_the_guard() -> None:
     assert bool(box)  # bool() falls back to __len__: one more guarded call
     assert box(1) == 2
     assert box.items == [1, 2]
-    # enter, exit, iter (+ len: list() asks for a length hint), len, bool's len, call
-    assert len(calls) == 7
-    assert all(g.filename in c for c in calls)
+    # Every protocol ran (list() may also ask __len__ for a length hint, as
+    # many times as the version likes), each inside the guard.
+    assert {name for name, _ in calls} == {"enter", "exit", "iter", "len", "call"}
+    assert sum(name == "len" for name, _ in calls) >= 2  # len() and bool()
+    assert all(g.filename in files for _, files in calls)
 
 
 def test_generators_and_coroutines_stay_guarded_while_running() -> None:
@@ -293,7 +295,7 @@ def test_torch_like_unpickler_wrapper_is_guarded() -> None:
     assert load(io.BytesIO(pickle.dumps([Marker()])), p) == ["recorded"]
     assert guarded(seen[-1], g)
     assert load(io.BytesIO(pickle.dumps({"epoch": 3})), p) == {"epoch": 3}
-    assert load(io.BytesIO(b"junk."), p) == "caught"
+    assert load(io.BytesIO(b"\xffjunk"), p) == "caught"  # invalid load key, on every version
     # With the plain module nothing is guarded (the gap this closes).
     assert load(io.BytesIO(pickle.dumps([Marker()])), pickle) == ["recorded"]
     assert not guarded(seen[-1], g)

@@ -1,9 +1,10 @@
 //! Source lines from CPython's line tables, in the three formats it has used.
 //!
-//! The kernel side copies each reported frame's line table (at most
-//! [`KERNEL_COPY_MAX`] bytes), its code's `co_firstlineno` and its current
-//! instruction `lasti`; the line is computed here, after the fact, because
-//! the process may be dead by the time we read the event.
+//! The kernel side copies each reported frame's line table (its first
+//! `LINETABLE_MAX` bytes, saying whether that is the whole table), its code's
+//! `co_firstlineno` and its current instruction `lasti`; the line is computed
+//! here, after the fact, because the process may be dead by the time we read
+//! the event.
 //!
 //! - [`LineFormat::Lnotab`], CPython 3.8 and 3.9 (`co_lnotab`): pairs of bytes,
 //!   an address increment (unsigned, in bytes) and a line increment (signed).
@@ -28,13 +29,9 @@
 //! A cut table never gives a wrong line: in the range formats an instruction
 //! gets a line only once the whole entry covering it has been read, and a
 //! `co_lnotab` says nothing about the code after its last pair unless it is
-//! known to be whole, i.e. not of the very length the kernel cuts tables to.
-//! An empty table (nothing copied, or a read that failed) gives no line in
-//! any format.
-
-/// The most line-table bytes the kernel copies per frame (`LINETABLE_MAX` in
-/// `bpf/sandbox.h`): a table of this length may have been cut.
-pub const KERNEL_COPY_MAX: usize = 1024;
+//! whole. A whole empty `co_lnotab` puts all the code on its first line (a
+//! one-line `eval`, a lambda, a 3.9 comprehension); an empty table in the
+//! other formats gives no line.
 
 /// How a code object's line table is laid out, by CPython version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,26 +46,27 @@ pub enum LineFormat {
 
 /// The source line of the instruction at `lasti` (in the unit of `format`,
 /// as the kernel read it; negative: not started or unknown), if the table
-/// says.
-pub fn line_at(format: LineFormat, table: &[u8], firstlineno: u32, lasti: i32) -> Option<u32> {
+/// says. `whole`: `table` is the code's whole line table, not its start.
+pub fn line_at(
+    format: LineFormat,
+    table: &[u8],
+    whole: bool,
+    firstlineno: u32,
+    lasti: i32,
+) -> Option<u32> {
     let lasti = u32::try_from(lasti).ok()?;
     match format {
-        LineFormat::Lnotab => lnotab_line(table, firstlineno, u64::from(lasti)),
+        LineFormat::Lnotab => lnotab_line(table, whole, firstlineno, u64::from(lasti)),
         LineFormat::Linetable310 => linetable310_line(table, firstlineno, 2 * u64::from(lasti)),
         LineFormat::Locations => line_for(table, firstlineno, lasti),
     }
 }
 
 /// A `co_lnotab` (3.8, 3.9): the line of byte offset `addr`.
-fn lnotab_line(table: &[u8], firstlineno: u32, addr: u64) -> Option<u32> {
-    if table.is_empty() {
-        // Maybe a read that failed; whole, it would say "all on firstlineno".
-        return None;
-    }
+fn lnotab_line(table: &[u8], whole: bool, firstlineno: u32, addr: u64) -> Option<u32> {
     let pairs = table.chunks_exact(2);
-    // Whole, unless of the very length the kernel cuts tables to, or ending
-    // in half a pair.
-    let whole = table.len() != KERNEL_COPY_MAX && pairs.remainder().is_empty();
+    // A table ending in half a pair is not whole, whatever it says.
+    let whole = whole && pairs.remainder().is_empty();
     let mut line = i64::from(firstlineno);
     let mut start = 0u64;
     for pair in pairs {
@@ -202,7 +200,13 @@ impl Reader<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{line_at, line_for, LineFormat, KERNEL_COPY_MAX};
+    use super::{line_at, line_for, LineFormat};
+
+    /// The kernel's copy of a table: at most this many bytes
+    /// (`LINETABLE_MAX`, the size of a reported frame's buffer).
+    fn cap() -> usize {
+        crate::skel::types::si_frame_info::default().linetable.len()
+    }
 
     /// One code object of a fixture written by scripts/gen-linetable-fixture.py.
     #[derive(serde::Deserialize)]
@@ -276,16 +280,8 @@ mod tests {
             for c in &f.cases {
                 let table = unhex(&c.linetable);
                 for (unit, want) in c.lines.iter().enumerate() {
-                    let got = line_at(f.format, &table, c.firstlineno, f.lasti(unit));
-                    if table.is_empty() {
-                        // Indistinguishable from a failed copy: no line. (A
-                        // whole code object on its first line has an empty
-                        // co_lnotab: 3.9's comprehensions.)
-                        assert_eq!(got, None, "{} {}", f.version, c.name);
-                        assert_eq!(*want, Some(c.firstlineno), "{} {}", f.version, c.name);
-                    } else {
-                        assert_eq!(got, *want, "{} {} code unit {unit}", f.version, c.name);
-                    }
+                    let got = line_at(f.format, &table, true, c.firstlineno, f.lasti(unit));
+                    assert_eq!(got, *want, "{} {} code unit {unit}", f.version, c.name);
                 }
             }
         }
@@ -309,28 +305,25 @@ mod tests {
         }
     }
 
-    /// A table cut where the kernel cuts it, or anywhere in the formats that
-    /// allow it, gives the right line or none.
+    /// A table cut where the kernel cuts it, or anywhere, gives the right
+    /// line or none.
     #[test]
     fn cut_tables_never_give_a_wrong_line() {
         for f in fixtures() {
             let mut cut_at_cap = false;
             for c in &f.cases {
                 let table = unhex(&c.linetable);
-                let mut cuts = vec![];
-                if table.len() > KERNEL_COPY_MAX {
-                    cuts.push(KERNEL_COPY_MAX);
+                let mut cuts: Vec<usize> =
+                    (0..table.len()).step_by(1 + table.len() / 100).collect();
+                if table.len() > cap() {
+                    cuts.push(cap());
                     cut_at_cap = true;
-                }
-                if f.format != LineFormat::Lnotab {
-                    // A co_lnotab shorter than the cap is whole; the range
-                    // formats are safe at any length, odd ones included.
-                    cuts.extend((0..table.len()).step_by(1 + table.len() / 100));
                 }
                 for cut in cuts {
                     let (mut known, mut unknown) = (0, 0);
                     for (unit, want) in c.lines.iter().enumerate() {
-                        match line_at(f.format, &table[..cut], c.firstlineno, f.lasti(unit)) {
+                        let lasti = f.lasti(unit);
+                        match line_at(f.format, &table[..cut], false, c.firstlineno, lasti) {
                             Some(line) => {
                                 assert_eq!(Some(line), *want, "{} {} cut {cut}", f.version, c.name);
                                 known += 1;
@@ -338,7 +331,7 @@ mod tests {
                             None => unknown += 1,
                         }
                     }
-                    if cut == KERNEL_COPY_MAX {
+                    if cut == cap() {
                         assert!(known > 0 && unknown > 0, "{} {}", f.version, c.name);
                     }
                 }
@@ -347,19 +340,21 @@ mod tests {
         }
     }
 
-    /// Past its last pair, a co_lnotab of the cap's length gives no line
-    /// (it may have been cut), a shorter one the last line.
+    /// Past its last pair, a cut co_lnotab gives no line, a whole one the
+    /// last line; a whole empty one puts everything on the first line.
     #[test]
     fn lnotab_tail_needs_a_whole_table() {
-        let mut table = vec![2, 1, 2, 1];
-        assert_eq!(line_at(LineFormat::Lnotab, &table, 10, 0), Some(10));
-        assert_eq!(line_at(LineFormat::Lnotab, &table, 10, 2), Some(11));
-        assert_eq!(line_at(LineFormat::Lnotab, &table, 10, 8), Some(12));
-        table.resize(KERNEL_COPY_MAX, 0);
-        assert_eq!(line_at(LineFormat::Lnotab, &table, 10, 2), Some(11));
-        assert_eq!(line_at(LineFormat::Lnotab, &table, 10, 8), None);
+        let table = [2, 1, 2, 1];
+        let at = |whole, lasti| line_at(LineFormat::Lnotab, &table, whole, 10, lasti);
+        assert_eq!(at(true, 0), Some(10));
+        assert_eq!(at(true, 2), Some(11));
+        assert_eq!(at(true, 8), Some(12));
+        assert_eq!(at(false, 2), Some(11));
+        assert_eq!(at(false, 8), None);
         // An odd length is a cut pair.
-        assert_eq!(line_at(LineFormat::Lnotab, &[2, 1, 2], 10, 8), None);
+        assert_eq!(line_at(LineFormat::Lnotab, &[2, 1, 2], true, 10, 8), None);
+        assert_eq!(line_at(LineFormat::Lnotab, &[], true, 10, 40), Some(10));
+        assert_eq!(line_at(LineFormat::Lnotab, &[], false, 10, 40), None);
     }
 
     /// 3.10: a range of length 0 moves the line; -128 is a range with none.
@@ -367,7 +362,7 @@ mod tests {
     fn linetable310_empty_and_lineless_ranges() {
         // bytes 0-3: line 11; 4-5: none; a 0-length +127; 6-7: 11 + 127 + 73.
         let table = [4, 1, 2, 0x80, 0, 127, 2, 73];
-        let at = |lasti| line_at(LineFormat::Linetable310, &table, 10, lasti);
+        let at = |lasti| line_at(LineFormat::Linetable310, &table, true, 10, lasti);
         assert_eq!(at(0), Some(11));
         assert_eq!(at(1), Some(11));
         assert_eq!(at(2), None);
@@ -380,30 +375,25 @@ mod tests {
         for f in fixtures() {
             let c = &f.cases[1];
             let table = unhex(&c.linetable);
-            assert!(line_at(f.format, &table, c.firstlineno, 0).is_some());
-            assert_eq!(line_at(f.format, &table, c.firstlineno, -1), None);
-            assert_eq!(line_at(f.format, &table, c.firstlineno, i32::MIN), None);
+            assert!(line_at(f.format, &table, true, c.firstlineno, 0).is_some());
+            assert_eq!(line_at(f.format, &table, true, c.firstlineno, -1), None);
+            assert_eq!(
+                line_at(f.format, &table, true, c.firstlineno, i32::MIN),
+                None
+            );
         }
     }
 
+    /// Empty range tables say nothing (an empty co_lnotab: above).
     #[test]
     fn empty_table_gives_none() {
-        for format in [
-            LineFormat::Lnotab,
-            LineFormat::Linetable310,
-            LineFormat::Locations,
-        ] {
-            assert_eq!(line_at(format, &[], 10, 0), None);
-            assert_eq!(line_at(format, &[], 10, i32::MAX), None);
+        for format in [LineFormat::Linetable310, LineFormat::Locations] {
+            for whole in [true, false] {
+                assert_eq!(line_at(format, &[], whole, 10, 0), None);
+                assert_eq!(line_at(format, &[], whole, 10, i32::MAX), None);
+            }
         }
         assert_eq!(line_for(&[], 10, 0), None);
         assert_eq!(line_for(&[0x00], 10, 0), None);
-    }
-
-    /// The cap is the kernel's: the size of a reported frame's table buffer.
-    #[test]
-    fn cap_is_the_kernels() {
-        let frame = crate::skel::types::si_frame_info::default();
-        assert_eq!(frame.linetable.len(), KERNEL_COPY_MAX);
     }
 }

@@ -470,11 +470,14 @@ fn decode(data: &[u8]) -> Option<Event> {
                     module: f.module,
                     function: cstr(&i8s(&f.func)),
                     firstlineno: f.firstlineno,
-                    line: line_format(f.line_format).and_then(|format| {
-                        let table =
-                            &f.linetable[..(f.linetable_len as usize).min(f.linetable.len())];
-                        linetable::line_at(format, table, f.firstlineno, f.lasti)
-                    }),
+                    line: line_format(f.line_format)
+                        .filter(|_| f.linetable_size != crate::python::NONE)
+                        .and_then(|format| {
+                            let n = (f.linetable_len as usize).min(f.linetable.len());
+                            let whole = n as u64 == u64::from(f.linetable_size);
+                            let table = &f.linetable[..n];
+                            linetable::line_at(format, table, whole, f.firstlineno, f.lasti)
+                        }),
                 })
                 .collect();
             Some(Event::Violation(Box::new(Violation {

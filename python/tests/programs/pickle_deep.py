@@ -1,9 +1,13 @@
 """A pickle exploit that hides the guard frame below a stack deeper than the
 kernel's walk limit (70,000 frames) before running `touch MARKER`, loaded
 through secure_import("pickle"). What the walk cannot see is judged by the
-guards' rule, so the shell is still denied. Usage: pickle_deep.py MARKER LOG"""
+guards' rule, so the shell is still denied. Usage: pickle_deep.py MARKER LOG
+
+It runs on a thread with a 1 GiB stack: before 3.11 each Python call also
+recurses in C, and 70,000 of them overflow the main thread's 8 MiB."""
 
 import sys
+import threading
 
 import secimport
 
@@ -16,5 +20,14 @@ payload = (
 exploit = b"cbuiltins\neval\n(V" + payload.encode() + b"\ntR."
 
 pickle = secimport.secure_import("pickle", mode="kill", log_file=log)
-result = pickle.loads(exploit)
-print(f"loads returned {result}", flush=True)
+
+
+def load() -> None:
+    result = pickle.loads(exploit)
+    print(f"loads returned {result}", flush=True)
+
+
+threading.stack_size(1 << 30)
+t = threading.Thread(target=load)
+t.start()
+t.join()

@@ -382,9 +382,9 @@ struct si_frame_info {
 	__u32 module;
 	__u32 firstlineno;
 	__s32 lasti;        /* the current instruction, in the unit of line_format; -1 unknown */
-	__u32 linetable_len;
+	__u32 linetable_len; /* bytes copied into linetable */
 	__u32 line_format;  /* enum si_line_format */
-	__u32 pad;
+	__u32 linetable_size; /* the whole table's size; OFFSET_NONE: it could not be read */
 	char func[FUNC_NAME_LEN];
 	__u8 linetable[LINETABLE_MAX];
 };

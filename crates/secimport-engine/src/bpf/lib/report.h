@@ -118,6 +118,7 @@ static long report_step(__u32 i, struct si_report_ctx *r)
 		f->func[0] = 0;
 		f->lasti = -1;
 		f->linetable_len = 0;
+		f->linetable_size = OFFSET_NONE;
 		return 0;
 	}
 	f->firstlineno = read_u32(code + r->off.code_firstlineno);
@@ -138,14 +139,21 @@ static long report_step(__u32 i, struct si_report_ctx *r)
 		f->lasti = instr >= start ? (__s32)((instr - start) / 2) : -1;
 	}
 
+	/* The table's first LINETABLE_MAX bytes, and its whole size (an empty
+	 * co_lnotab says something: all on the first line). */
 	f->linetable_len = 0;
-	__u64 lt = read_u64(code + r->off.code_linetable);
-	if (lt) {
-		__u64 len = read_u64(lt + r->off.bytes_size);
+	f->linetable_size = OFFSET_NONE;
+	__u64 lt = 0, len = 0;
+	if (read_u64_ok(code + r->off.code_linetable, &lt) && lt &&
+	    read_u64_ok(lt + r->off.bytes_size, &len) && len < (1ULL << 31)) {
 		__u32 n = len > LINETABLE_MAX ? LINETABLE_MAX : (__u32)len;
-		if (n > 0 && n <= LINETABLE_MAX &&
-		    !bpf_probe_read_user(f->linetable, n, (void *)(lt + r->off.bytes_data)))
+		if (n == 0) {
+			f->linetable_size = 0;
+		} else if (n <= LINETABLE_MAX &&
+			   !bpf_probe_read_user(f->linetable, n, (void *)(lt + r->off.bytes_data))) {
 			f->linetable_len = n;
+			f->linetable_size = (__u32)len;
+		}
 	}
 	return 0;
 }
