@@ -1059,7 +1059,9 @@ fn read_elf(path: &Path, shown: &Path) -> Result<ElfInfo, EngineError> {
         if sym.is_undefined() {
             continue;
         }
-        if let Ok(name) = sym.name() {
+        // The exported API only (a static build's symbol table also names
+        // internal functions, such as 3.9's own PyAST_Check).
+        if let (Ok(name), true) = (sym.name(), sym.is_global()) {
             markers.see(name);
         }
         match sym.name() {
@@ -2493,6 +2495,62 @@ mod tests {
             supported_versions(),
             "3.8, 3.9, 3.10, 3.11, 3.12, 3.13, 3.14"
         );
+    }
+
+    /// 3.14's own `_Py_DebugOffsets` (Debian sid's static binary, in the
+    /// chroot `scripts/chroot.sh sid` makes) agree with the table.
+    #[test]
+    fn debug_offsets_of_314_agree() {
+        let root = std::env::var("SECIMPORT_CHROOTS")
+            .unwrap_or_else(|_| "/var/lib/secimport-chroots".into());
+        let exe = Path::new(&root).join("sid/usr/bin/python3.14");
+        let info = read_elf(&exe, &exe).expect("sudo scripts/chroot.sh sid makes it");
+        let v = info.py_version.expect("Py_Version");
+        assert_eq!((v.0, v.1), (3, 14));
+        let bytes = info.debug_offsets.expect("_PyRuntime's initial value");
+        assert_eq!(check_debug_offsets(Some(&bytes), v, &PY314), Ok(()));
+        // The 3.13 row is not 3.14's.
+        assert!(check_debug_offsets(Some(&bytes), v, &PY313).is_err());
+    }
+
+    /// 3.8-3.10 have no `Py_Version`: the minor comes from the API a file
+    /// exports, the micro from its one `PY_VERSION` string.
+    #[test]
+    fn versions_before_311_from_api_and_data() {
+        for (dir, minor, micro) in [("3.8.18", 8, 18), ("3.9.18", 9, 18), ("3.10.13", 10, 13)] {
+            let lib = PathBuf::from(format!(
+                "/root/.pyenv/versions/{dir}/lib/libpython3.{minor}.so.1.0"
+            ));
+            let info = read_elf(&lib, &lib).expect("pyenv's versions are installed");
+            assert_eq!(info.py_version, None, "{dir}");
+            assert_eq!(info.symbol_minor, Some(minor), "{dir}");
+            assert_eq!(
+                legacy_version(&[&info], None),
+                Some((3, minor, micro)),
+                "{dir}"
+            );
+            assert_eq!(
+                legacy_version(&[&info], Some((3, minor))),
+                Some((3, minor, micro))
+            );
+        }
+        // A string is found as the tail of a longer one, not after a digit.
+        let data = b"x\0/root/.pyenv/versions/3.9.18\0Python-3.8.1\x0013.9.9\0";
+        assert_eq!(version_strings(data), vec![(3, 8, 1), (3, 9, 18)]);
+        // Several micros of one minor: unknown, shown as 3.9.
+        let two = ElfInfo {
+            symbol_minor: Some(9),
+            rodata_versions: vec![(3, 9, 1), (3, 9, 2)],
+            ..ElfInfo::default()
+        };
+        let v = legacy_version(&[&two], None).unwrap();
+        assert_eq!(display_version(v), "3.9");
+        // 3.11+ exports what marks 3.10 as gone: no minor from the API.
+        let mut m = Markers::default();
+        for name in ["Py_BytesMain", "PyFrame_GetCode", "PyAIter_Check"] {
+            m.see(name);
+        }
+        assert_eq!(m.minor(), None);
     }
 
     /// Field positions computed from the layouts are the headers' (3.13:

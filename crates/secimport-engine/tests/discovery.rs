@@ -647,15 +647,15 @@ fn discovery_starts_no_interpreter() {
 /// Every supported version is identified from its files alone: 3.11+ by
 /// `Py_Version`, 3.8-3.10 (which have none) by their libpython's name or
 /// exported API and the `PY_VERSION` string in their data; static builds
-/// too (Debian's 3.11, and sid's 3.14 in the chroot `scripts/chroot.sh sid`
-/// makes).
+/// too (Debian's 3.11, sid's 3.14 and bullseye's 3.9 in the chroots
+/// `scripts/chroot.sh` makes).
 #[test]
 fn every_supported_version_is_identified() {
     let versions = Path::new(PYENV_ROOT).join("versions");
-    let sid = Path::new(
-        &std::env::var("SECIMPORT_CHROOTS").unwrap_or_else(|_| "/var/lib/secimport-chroots".into()),
-    )
-    .join("sid/usr/bin/python3.14");
+    let chroots = PathBuf::from(
+        std::env::var("SECIMPORT_CHROOTS").unwrap_or_else(|_| "/var/lib/secimport-chroots".into()),
+    );
+    let sid = chroots.join("sid/usr/bin/python3.14");
     let mut cases: Vec<(PathBuf, (u32, u32), &str)> = [
         ("3.8.18", 8),
         ("3.9.18", 9),
@@ -675,11 +675,13 @@ fn every_supported_version_is_identified() {
     .collect();
     cases.push((PathBuf::from("/usr/bin/python3.11"), (3, 11), "static"));
     cases.push((sid.clone(), (3, 14), "static"));
+    // A static 3.9 (no Py_Version, no libpython): told by the API it exports.
+    cases.push((chroots.join("bullseye/usr/bin/python3.9"), (3, 9), "static"));
     for (python, (major, minor), build) in cases {
         assert!(
             python.is_file(),
             "{} is missing (pyenv's versions are on the machine image; 3.14: sudo \
-             scripts/chroot.sh sid)",
+             scripts/chroot.sh sid; 3.9 static: sudo scripts/chroot.sh bullseye)",
             python.display()
         );
         let i = python::discover(&python.display().to_string())

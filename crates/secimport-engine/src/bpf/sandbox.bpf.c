@@ -110,6 +110,47 @@ static __always_inline void remember_for_child(struct si_task *t)
 	t->pend_valid = 1;
 }
 
+/* Whether the calling thread has a Python frame in one of its thread
+ * states, inherited modules, or states that cannot be seen (then judged as
+ * unknown): 0 when a walk would find nothing and visit a bucket, and also
+ * when the walk has something to learn: a top frame the interpreter owns
+ * (which may have no real frame below it) or whose code object is not in
+ * the code cache (a file met for the first time gets its module id, and its
+ * rule, at a walk: the earlier, the better). */
+__noinline int has_python_context(struct si_task *t, __u32 tgid, __u64 runtime, struct si_pyconf *conf)
+{
+	struct si_scratch *s = scratch();
+	if (!s || !conf)
+		return 0;
+	if (t && t->nprov)
+		return 1;
+	if (find_tstates(t, runtime, &conf->off) != SCAN_OK)
+		return 1;
+	__u64 fsbase = bpf_get_current_task_btf()->thread.fsbase;
+	for (int k = 0; k < MAX_TSTATES; k++) {
+		if (k >= s->nts)
+			break;
+		__u64 frame = 0, floor = 0;
+		if (tstate_frame(s->ts[k & (MAX_TSTATES - 1)], fsbase, &conf->off, &frame, &floor) < 0)
+			return 0; /* stale: the full path rescans */
+		if (!frame)
+			continue;
+		__u32 size = conf->frame_window;
+		if (size == 0 || size > FRAME_WINDOW_MAX ||
+		    bpf_probe_read_user(s->block, size, (void *)frame))
+			return 0;
+		const struct si_py_offsets *off = &conf->off;
+		if (off->owner_skip != OFFSET_NONE &&
+		    ((__u8 *)s->block)[off->frame_owner & (FRAME_WINDOW_MAX - 1)] >= off->owner_skip)
+			return 0;
+		__u64 code = s->block[(off->frame_code / 8) & (FRAME_WINDOW_MAX / 8 - 1)];
+		__u64 globals = s->block[(off->frame_globals / 8) & (FRAME_WINDOW_MAX / 8 - 1)];
+		code &= ~(__u64)off->code_tag_bits;
+		return code_cached(tgid, code, globals);
+	}
+	return 0;
+}
+
 /* Visits the frames of every thread state of the calling thread. Returns
  * how the states were found (enum si_scan_result). */
 __noinline int visit_frames(struct si_task *t, __u64 runtime, struct si_pyconf *conf)
@@ -233,8 +274,6 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	if (thread_clone && thread_clone_exempt)
 		w->check = 0;
 
-	visit_inherited(t);
-
 	__u32 idx = p->pyconf & (MAX_PYCONFS - 1);
 	struct si_pyconf *conf = bpf_map_lookup_elem(&pyconfs, &idx);
 	__u64 runtime = p->runtime;
@@ -245,6 +284,19 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 			emit_proc_event(EV_PYTHON_READY, PROC_PYTHON, 0, runtime, 0, 0, 0);
 		}
 	}
+	/* A second shortcut, also not a rule: a base right that carries no
+	 * values is allowed by every module (its own list or base), covered or
+	 * not (unknown modules get base), and by whatever could not be seen
+	 * (judged as unknown). Only a thread with no frame and nothing
+	 * inherited is judged otherwise, by a bucket that may lack it: knowing
+	 * that the thread has a frame is enough, without walking the stack. */
+	if (mode != MODE_TRACE && p->started && unknown_rule != UNKNOWN_DENY && w->base_ok &&
+	    !thread_clone && !channel_write && w->vkind == VALUE_NONE && conf && runtime &&
+	    has_python_context(t, tgid, runtime, conf))
+		return 0;
+
+	visit_inherited(t);
+
 	if (conf && runtime) {
 		enum si_scan_result res = visit_frames(t, runtime, conf);
 		if (res == SCAN_OVERFLOW)

@@ -113,10 +113,23 @@ __noinline __u32 resolve_filename(__u64 fname_obj, const struct si_py_offsets *o
 	return fresh;
 }
 
+static __always_inline __u32 code_slot(__u32 tgid, __u64 code)
+{
+	return ((code >> 4) ^ (code >> 16) ^ tgid) & (CODE_CACHE_SLOTS - 1);
+}
+
+/* Is this code object's module in this CPU's code cache? */
+static __always_inline int code_cached(__u32 tgid, __u64 code, __u64 globals)
+{
+	__u32 slot = code_slot(tgid, code);
+	struct si_code_slot *c = bpf_map_lookup_elem(&code_cache, &slot);
+	return code && c && c->code == code && c->tgid == tgid && c->globals == globals;
+}
+
 static __always_inline __u32 module_of(__u32 tgid, __u64 code, __u64 globals,
 				       const struct si_py_offsets *off)
 {
-	__u32 slot = ((code >> 4) ^ (code >> 16) ^ tgid) & (CODE_CACHE_SLOTS - 1);
+	__u32 slot = code_slot(tgid, code);
 	struct si_code_slot *c = bpf_map_lookup_elem(&code_cache, &slot);
 	if (c && c->code == code && c->tgid == tgid && c->globals == globals)
 		return c->module;
