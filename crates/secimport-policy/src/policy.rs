@@ -51,6 +51,7 @@
 
 mod compile;
 mod de;
+mod decide;
 mod pattern;
 mod yaml;
 
@@ -63,6 +64,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::arguments::{AddrPattern, Arguments, PathPattern};
 pub use compile::{bitmap_contains, bitmap_of, Bitmap, Compiled};
+pub use decide::{Decision, Judge, Query, Refusal, Unseen, Who};
 pub use de::Problem;
 pub(crate) use de::{duplicate_key, json_error};
 pub use pattern::{ModulePattern, PatternError};

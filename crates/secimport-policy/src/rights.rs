@@ -91,6 +91,14 @@ pub fn name(nr: u32) -> String {
         .unwrap_or_else(|| format!("syscall_{nr}"))
 }
 
+/// The right called `name`: a class (`openat:write`) or a syscall name.
+pub fn number_of(name: &str) -> Option<u32> {
+    match name.split_once(':') {
+        Some(_) => class_named(name).map(|c| c.right),
+        None => crate::syscalls::number(name),
+    }
+}
+
 /// The syscall number of right `nr` (`openat`'s for `openat:write`).
 pub fn syscall_number(nr: u32) -> u32 {
     class(nr)

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use secimport_engine::sandbox::{module_id, reason, Sandbox, Violation};
 use secimport_policy::naming::Namer;
-use secimport_policy::policy::Compiled;
+use secimport_policy::policy::{Compiled, Refusal, Unseen};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -143,49 +143,46 @@ pub trait Judge {
     fn explain(&self, module: &str) -> String;
 }
 
-/// Why a pseudo-module (what could not be seen, or no frame) did not allow
-/// a syscall, whatever judged it; None for real modules.
-pub fn explain_pseudo(m: &str, unknown: &str) -> Option<String> {
+/// The refusal a pseudo-module stands for (what could not be seen, no
+/// frame, a program the policy does not name); None for real modules. The
+/// sentences are the decision function's ([`Refusal::explain`]).
+pub fn pseudo_refusal(m: &str) -> Option<Refusal> {
     Some(match m {
-        "<non-python>" => {
-            "a program that is not Python and that `spec.programs` does not name, and not in the \
-             policy's `children` set"
-                .to_string()
-        }
-        "<startup>" => "no Python frame before the interpreter ran its first one, and not in \
-                        the policy's `startup` set (dangerous syscalls never are)"
-            .to_string(),
-        "<frameless>" => "no Python frame on the thread, and not in the policy's `frameless` set \
-                          (dangerous syscalls never are)"
-            .to_string(),
-        "<truncated>" => format!(
-            "the stack was deeper than the walk limit; the frames not seen are judged as an \
-             unknown module (unknown: {unknown})"
-        ),
-        "<unreadable>" => format!(
-            "a frame, file name or thread state could not be read; judged as an unknown module \
-             (unknown: {unknown})"
-        ),
-        "<overflow>" => format!(
-            "more modules, threads or thread states than the kernel side can hold; judged as an \
-             unknown module (unknown: {unknown})"
-        ),
+        "<non-python>" => Refusal::Children,
+        "<startup>" => Refusal::Bucket { started: false },
+        "<frameless>" => Refusal::Bucket { started: true },
+        "<truncated>" => Refusal::Unseen(Unseen::Truncated),
+        "<unreadable>" => Refusal::Unseen(Unseen::Unreadable),
+        "<overflow>" => Refusal::Unseen(Unseen::Overflow),
         _ => return None,
     })
 }
 
+/// Why a pseudo-module did not allow a syscall, whatever judged it.
+pub fn explain_pseudo(m: &str, unknown: &str) -> Option<String> {
+    pseudo_refusal(m).map(|r| r.explain(unknown))
+}
+
 impl Judge for Compiled {
     fn explain(&self, m: &str) -> String {
-        if let Some(why) = explain_pseudo(m, self.unknown.as_str()) {
-            return why;
-        }
-        if self.programs.iter().any(|(path, _)| path == m) {
-            return "its entry in spec.programs does not list it".to_string();
-        }
-        match self.rule_for(m) {
-            Some((key, _)) if key == m => "its policy entry does not list it".to_string(),
-            Some((key, _)) => format!("policy entry {key:?} does not list it"),
-            None => format!("not in the policy (unknown: {})", self.unknown.as_str()),
+        let unknown = self.unknown.as_str();
+        let refusal = pseudo_refusal(m).unwrap_or_else(|| {
+            if self.programs.iter().any(|(path, _)| path == m) {
+                return Refusal::Program { key: m.to_string() };
+            }
+            match self.rule_for(m) {
+                Some((key, _)) => Refusal::NotListed {
+                    key: key.to_string(),
+                },
+                None => Refusal::Unknown,
+            }
+        });
+        match &refusal {
+            // A glob's entry: name it.
+            Refusal::NotListed { key } if key != m => {
+                format!("policy entry {key:?} does not list it")
+            }
+            r => r.explain(unknown),
         }
     }
 }

@@ -158,39 +158,35 @@ impl Compiled {
         self.rules.iter().map(|(k, b)| (k.as_str(), *b))
     }
 
-    /// The decision for syscall `nr`, when its arguments do not make it a
-    /// dangerous form (see [`crate::classes`]; the kernel side also judges
-    /// those), made by a Python thread whose stacks and inheritance hold the
-    /// modules `stack` (in any order). With no module at all, `started` says
-    /// whether the interpreter had run a frame yet (`frameless`) or not
-    /// (`startup`). A model of the kernel's rule, for tests and tools.
+    /// The decision for right `nr` carrying no values, made by a Python
+    /// thread whose stacks and inheritance hold the modules `stack` (in any
+    /// order); with no module, `started` says whether the interpreter had
+    /// run a frame yet. [`Compiled::decide`] in short.
     pub fn allows(&self, stack: &[&str], nr: u32, started: bool) -> bool {
-        if bitmap_contains(&crate::classes::harmless_bitmap(), nr) {
-            return true;
-        }
-        let dangerous = bitmap_contains(&crate::classes::dangerous_bitmap(), nr);
-        if stack.is_empty() {
-            let set = if started {
-                &self.frameless
-            } else {
-                &self.startup
-            };
-            return !dangerous && bitmap_contains(set, nr);
-        }
-        let in_base = !dangerous && bitmap_contains(&self.base, nr);
-        stack.iter().all(|module| match self.rule_for(module) {
-            Some((_, bitmap)) => in_base || bitmap_contains(&bitmap, nr),
-            None => match self.unknown {
-                UnknownRule::BaseOnly => in_base,
-                UnknownRule::Allow => true,
-                UnknownRule::Deny => false,
+        let judges: Vec<super::Judge> = stack.iter().map(|m| super::Judge::Module(m)).collect();
+        let name = crate::rights::name(nr);
+        self.decide(&super::Query {
+            right: nr,
+            right_name: &name,
+            who: super::Who::Python {
+                judges: &judges,
+                started,
             },
+            values: &[],
         })
+        .allowed
     }
 
-    /// The decision for syscall `nr` made by a process of the tree that is not
-    /// running Python.
+    /// The decision for right `nr` made by a process of the tree that is not
+    /// running Python and that `spec.programs` does not name.
     pub fn allows_child(&self, nr: u32) -> bool {
-        bitmap_contains(&self.children, nr)
+        let name = crate::rights::name(nr);
+        self.decide(&super::Query {
+            right: nr,
+            right_name: &name,
+            who: super::Who::Program(None),
+            values: &[],
+        })
+        .allowed
     }
 }
