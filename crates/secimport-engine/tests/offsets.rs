@@ -160,8 +160,14 @@ fn check_headers(include: &Path, extra: &[PathBuf], minor: u32) {
     }
     program.push_str("    return 0;\n}\n");
 
-    let dir =
-        std::env::temp_dir().join(format!("secimport-offsets-{}-3{minor}", std::process::id()));
+    // One directory per header set (two tests check 3.11, in parallel).
+    let tag: String = include
+        .display()
+        .to_string()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+    let dir = std::env::temp_dir().join(format!("secimport-offsets-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join("offsets.c");
     let exe = dir.join("offsets");
