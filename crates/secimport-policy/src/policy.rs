@@ -64,9 +64,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::arguments::{AddrPattern, Arguments, PathPattern};
 pub use compile::{bitmap_contains, bitmap_of, Bitmap, Compiled};
-pub use decide::{Decision, Judge, Query, Refusal, Unseen, Who};
 pub use de::Problem;
 pub(crate) use de::{duplicate_key, json_error};
+pub use decide::{Decision, Judge, Query, Refusal, Unseen, Who};
 pub use pattern::{ModulePattern, PatternError};
 
 /// The `apiVersion` of every policy this version writes.
