@@ -133,7 +133,7 @@ impl Compiled {
                     refusals.push((0, refusal));
                 }
             }
-            Who::Python { judges, started } if judges.is_empty() => {
+            Who::Python { judges: [], started } => {
                 let set = if started {
                     &self.frameless
                 } else {
