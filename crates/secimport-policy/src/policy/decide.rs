@@ -133,7 +133,10 @@ impl Compiled {
                     refusals.push((0, refusal));
                 }
             }
-            Who::Python { judges: [], started } => {
+            Who::Python {
+                judges: [],
+                started,
+            } => {
                 let set = if started {
                     &self.frameless
                 } else {
