@@ -207,6 +207,9 @@ BENCHES = (
     # against the module's `write` patterns at every call.
     Bench("P9", "os.open for writing, 4 frames (path checked)", "p7_stat_deep1000.py",
           ("100000", "4", "openw"), ("2000", "4", "openw"), None, walked=0),
+    # P10: a loopback request/response loop (send and recv on a connected TCP socket, two
+    # threads): what a network service pays per request. Measured, not judged.
+    Bench("P10", "loopback request/response", "p10_loopback.py", ("20000",), ("500",), None),
 )
 
 
@@ -234,6 +237,8 @@ class Ctx:
     orig: Optional[OrigEnv] = None
     orig_timeout: float = 300.0
     walk_limit: Optional[int] = None  # secimport's --walk-limit (None: its default)
+    backend: Optional[str] = None  # secimport's --backend for trace and run (None: auto)
+    run_mode: Optional[str] = None  # secimport run's --mode (None: the policy's, log)
 
 
 # command(ctx, bench, script, args, scratch, prepared) -> argv; scratch is a fresh dir per run
@@ -264,7 +269,9 @@ def _tail(args: List[str]) -> List[str]:
 
 
 def _walk(ctx: Ctx) -> List[str]:
-    return ["--walk-limit", str(ctx.walk_limit)] if ctx.walk_limit is not None else []
+    """Options every `secimport trace` and `run` gets: --walk-limit, --backend."""
+    return ((["--walk-limit", str(ctx.walk_limit)] if ctx.walk_limit is not None else [])
+            + (["--backend", ctx.backend] if ctx.backend else []))
 
 
 def _sub(argv, cwd, timeout) -> Tuple[subprocess.CompletedProcess, float]:
@@ -325,7 +332,8 @@ def _run_prepare(ctx, bench, script, args, dir_):
 
 def _run_cmd(ctx, bench, script, args, scratch, prepared):
     return [ctx.secimport, "run", "--policy", str(prepared["policy"]), "--python", ctx.python,
-            *_walk(ctx), "--entrypoint", str(script),
+            *_walk(ctx), *(["--mode", ctx.run_mode] if ctx.run_mode else []),
+            "--entrypoint", str(script),
             "--log-file", str(scratch / "violations.jsonl"), *_tail(args)]
 
 
@@ -1262,6 +1270,10 @@ def parse_args(argv=None):
                     help="passed to every `secimport trace` and `run` (frames walked per "
                          "syscall; deeper stacks count as truncated) [secimport's own default]; "
                          "P7's stack is 1,000 frames deep")
+    ap.add_argument("--backend", default=None, choices=("auto", "bpf", "seccomp"),
+                    help="passed to every `secimport trace` and `run` [secimport's own: auto]")
+    ap.add_argument("--run-mode", default=None, choices=("log", "kill", "deny"),
+                    help="`secimport run --mode` [the learned policy's: log]")
     ap.add_argument("--reps", type=int, default=None, help="repetitions [7; --all: 5; --quick: 2]")
     ap.add_argument("--warmup", type=int, default=None,
                     help="untimed runs of every benchmark and mode first [1; --quick: 0]")
@@ -1409,7 +1421,7 @@ def main(argv=None) -> int:
             tmp = Path(tempfile.mkdtemp(prefix="secimport-bench-kept-"))
             _log(f"keeping temporary files in {tmp}")
         ctx = Ctx(py["executable"], str(secimport), timeout, tmp, orig_env, a.orig_timeout,
-                  a.walk_limit)
+                  a.walk_limit, a.backend, a.run_mode)
         _log(f"{py['implementation']} {py['version']} at {ctx.python}; "
              f"benchmarks {','.join(b.key for b in run_benches)}; "
              f"modes {','.join(m.name for m in modes)}; {reps} reps{' (quick)' if a.quick else ''}")

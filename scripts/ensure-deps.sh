@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing secimport needs on Debian/Ubuntu, when it
-# is missing: clang (BPF programs), libelf/zlib/pkg-config (libbpf), Debian's
-# python3.11 (the static interpreter the tests run on). Sourced by demo.sh,
-# test.sh and .ci/run. Needs root only when something must be installed.
+# is missing: clang (BPF programs), libelf/zlib/pkg-config (libbpf), libseccomp
+# (the seccomp backend's filters), Debian's python3.11 (the static interpreter
+# the tests run on). Sourced by demo.sh, test.sh and .ci/run. Needs root only
+# when something must be installed.
 set -euo pipefail
 
 need=()
@@ -11,6 +12,7 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v make >/dev/null 2>&1 || need+=(make)
 [ -e /usr/include/libelf.h ] || need+=(libelf-dev)
 [ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
+[ -e /usr/include/seccomp.h ] || need+=(libseccomp-dev)
 [ -x /usr/bin/python3.11 ] || need+=(python3.11)
 [ -e /usr/include/python3.11/internal/pycore_frame.h ] || need+=(python3.11-dev)
 command -v git >/dev/null 2>&1 || need+=(git)

@@ -3,14 +3,18 @@
 //! - `src/bpf/sandbox.bpf.c` + `sandbox.h`: the BPF programs and their contract;
 //! - [`python`]: finding the interpreter, its `_PyRuntime`, and its offsets;
 //! - [`sandbox`]: loading the programs, filling and reading their maps;
-//! - [`launcher`]: starting the target so that it runs nothing unsandboxed.
+//! - [`launcher`]: starting the target so that it runs nothing unsandboxed;
+//! - [`jail`]: starting it under a seccomp filter in a pid namespace that dies with us.
 
 pub mod install;
+pub mod jail;
 pub mod launcher;
 pub mod linetable;
 mod logging;
 pub mod python;
+pub mod remote;
 pub mod sandbox;
+pub mod seccomp;
 
 /// The generated skeleton (built into OUT_DIR by build.rs, never committed).
 #[allow(clippy::all, clippy::pedantic)]

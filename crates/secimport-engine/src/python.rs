@@ -660,7 +660,22 @@ pub fn discover_pid(pid: u32) -> Result<Process, EngineError> {
     } else {
         exe_proc.clone()
     };
-    let libraries = mapped_libpythons(&proc_dir);
+    let mut libraries = mapped_libpythons(&proc_dir);
+    // A process that needs a libpython maps it within its first moments (the
+    // dynamic loader): one attached to right after its exec is waited for.
+    let needs_lib = libraries.is_empty()
+        && read_elf(&exe_proc, &exe_link)
+            .map(|i| {
+                i.runtime_offset.is_none() && i.needed.iter().any(|n| n.starts_with("libpython"))
+            })
+            .unwrap_or(false);
+    if needs_lib {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while libraries.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            libraries = mapped_libpythons(&proc_dir);
+        }
+    }
     let mut found = identify(&exe_proc, &exe_link, &Libraries::Mapped(libraries))?;
     if found.build == BuildKind::Static {
         found.runtime_elf = binary.clone();
@@ -1684,6 +1699,15 @@ fn identify(exe: &Path, shown: &Path, libs: &Libraries) -> Result<Found, EngineE
             let named = lib_named;
             let is_python = exe_info.is_python || lib_infos.iter().any(|(_, i)| i.is_python);
             return Err(match named {
+                Some((major, minor)) if offsets_for(major, minor).is_some() => error(
+                    shown.display(),
+                    format!(
+                        "it links libpython{major}.{minor}, which could not be read (a process \
+                         that has not mapped it yet, or a library without its symbols)"
+                    ),
+                    "retry once the process has started, or pass --python with the interpreter \
+                     binary",
+                ),
                 Some((major, minor)) => error(
                     shown.display(),
                     format!(

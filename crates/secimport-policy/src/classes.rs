@@ -281,12 +281,16 @@ pub fn dangerous() -> SyscallSet {
     set
 }
 
+/// [`harmless`] as a bitmap (computed once).
 pub fn harmless_bitmap() -> Bitmap {
-    bitmap_of(&harmless())
+    static BITMAP: std::sync::OnceLock<Bitmap> = std::sync::OnceLock::new();
+    *BITMAP.get_or_init(|| bitmap_of(&harmless()))
 }
 
+/// [`dangerous`] as a bitmap (computed once).
 pub fn dangerous_bitmap() -> Bitmap {
-    bitmap_of(&dangerous())
+    static BITMAP: std::sync::OnceLock<Bitmap> = std::sync::OnceLock::new();
+    *BITMAP.get_or_init(|| bitmap_of(&dangerous()))
 }
 
 /// The bitmap of syscall names from the lists above.

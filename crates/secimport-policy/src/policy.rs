@@ -249,6 +249,10 @@ pub enum Mode {
     /// Report it and stop the process with SIGSTOP at syscall entry, so it can
     /// be inspected (a debugger, `/proc`) and then killed or continued.
     Stop,
+    /// Report it and fail the syscall with EPERM before it has any effect;
+    /// the program goes on (the seccomp backend: `secimport run --backend
+    /// seccomp`, or `auto` without root).
+    Deny,
 }
 
 /// How modules that the policy does not cover are judged.
@@ -266,12 +270,13 @@ pub enum UnknownRule {
 }
 
 impl Mode {
-    /// The name a policy file uses: `log`, `kill` or `stop`.
+    /// The name a policy file uses: `log`, `kill`, `stop` or `deny`.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Log => "log",
             Mode::Kill => "kill",
             Mode::Stop => "stop",
+            Mode::Deny => "deny",
         }
     }
 }

@@ -930,7 +930,7 @@ fn bad_policies() -> Vec<(&'static str, Format, String)> {
         (
             "bad mode",
             Format::Yaml,
-            yaml("  mode: deny\n  base: [brk]\n"),
+            yaml("  mode: refuse\n  base: [brk]\n"),
         ),
         (
             "missing base",
@@ -2676,9 +2676,11 @@ fn decisions() {
             // Dangerous: only from a module's own list.
             assert!(!c.allows(&["json.decoder"], execve, started));
         }
-        // Children.
+        // Children: their set, and the harmless set (never judged, as in
+        // the kernel, whatever the process runs).
         assert!(c.allows_child(execve));
-        assert!(!c.allows_child(read));
+        assert!(c.allows_child(read));
+        assert!(!c.allows_child(getcwd));
         // Unknown modules.
         let with_unknown = ["__main__", "requests"];
         match unknown {

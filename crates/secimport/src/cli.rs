@@ -71,6 +71,11 @@ pub struct TraceArgs {
     /// instead of replacing it: one policy from several runs.
     #[arg(long)]
     pub append: bool,
+    /// How the program is watched: `auto` is eBPF as root and seccomp otherwise
+    /// (seccomp holds every syscall outside the harmless set for a user-space
+    /// stack read: slower, no root needed).
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -82,6 +87,22 @@ pub enum RunMode {
     Kill,
     /// SIGSTOP the violating process so it can be inspected, then resumed or killed.
     Stop,
+    /// Fail the violating syscall with EPERM before it has any effect; the program
+    /// continues (seccomp backend; no root needed).
+    Deny,
+}
+
+/// Which mechanism enforces the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// As root: eBPF (every syscall judged in the kernel), or seccomp for deny mode;
+    /// without root: seccomp.
+    Auto,
+    /// eBPF in the kernel (root): log, kill and stop modes.
+    Bpf,
+    /// seccomp user notification (no root): log, deny and kill modes; a denied or
+    /// killed syscall never runs.
+    Seccomp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -138,6 +159,10 @@ pub struct RunArgs {
     /// Same as --mode kill (the original secimport's flag).
     #[arg(long, conflicts_with = "stop_on_violation")]
     pub kill_on_violation: bool,
+    /// How the policy is enforced: `auto` is eBPF as root (seccomp for deny mode)
+    /// and seccomp otherwise.
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
     /// Same as --mode stop.
     #[arg(long)]
     pub stop_on_violation: bool,

@@ -11,6 +11,8 @@ mod logfile;
 mod report;
 mod supervise;
 mod target;
+mod unprivileged;
+mod unprivileged_values;
 mod violations;
 
 fn main() -> ExitCode {

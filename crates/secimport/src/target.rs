@@ -65,6 +65,13 @@ fn script_of(args: &[String]) -> Option<&str> {
 }
 
 pub fn resolve(args: &TargetArgs) -> Result<Target, Failure> {
+    let target = resolve_unprivileged(args)?;
+    require_root()?;
+    Ok(target)
+}
+
+/// [`resolve`] for a backend that needs no root (seccomp).
+pub fn resolve_unprivileged(args: &TargetArgs) -> Result<Target, Failure> {
     let (interpreter, argv, script) = match (&args.entrypoint, args.args.first()) {
         (Some(entry), _) => {
             if !entry.is_file() {
@@ -105,8 +112,6 @@ pub fn resolve(args: &TargetArgs) -> Result<Target, Failure> {
             )))
         }
     };
-    require_root()?;
-
     let cwd = std::env::current_dir().unwrap_or_default();
     Ok(Target::new(interpreter, argv, script, &cwd))
 }

@@ -13,7 +13,7 @@ use secimport_policy::naming::Namer;
 use secimport_policy::policy::{Compiled, Refusal, Unseen};
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Frame {
     pub module: String,
     pub file: String,
@@ -262,6 +262,7 @@ pub fn render(r: &Record, judge: &dyn Judge) -> String {
     let what = match r.action.as_str() {
         "kill" => "KILLED",
         "stop" => "STOPPED",
+        "deny" => "DENIED",
         _ => "LOGGED",
     };
     s += &format!(

@@ -121,6 +121,7 @@ pub fn run(args: BuildArgs) -> Result<i32, Failure> {
             RunMode::Log => Mode::Log,
             RunMode::Kill => Mode::Kill,
             RunMode::Stop => Mode::Stop,
+            RunMode::Deny => Mode::Deny,
         },
         unknown: match args.unknown {
             UnknownArg::BaseOnly => UnknownRule::BaseOnly,
@@ -441,6 +442,7 @@ mod tests {
                 },
                 output: output.clone(),
                 append: false,
+                backend: crate::cli::Backend::Auto,
             })
             .unwrap_err();
             assert_eq!(err.code, 2, "{}: {err}", output.display());

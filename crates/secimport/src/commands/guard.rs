@@ -375,6 +375,12 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
         RunMode::Kill => sandbox::Mode::Kill,
         RunMode::Stop => sandbox::Mode::Stop,
         RunMode::Log => sandbox::Mode::Log,
+        RunMode::Deny => {
+            return Err(Failure::usage(anyhow!(
+                "guards in deny mode run on the seccomp backend, which the process installs \
+                 itself (the Python package does); `secimport guard --pid` is the eBPF one"
+            )))
+        }
     };
     let opts = sandbox::Options {
         mode,

@@ -41,6 +41,7 @@ pub fn run(args: InteractiveArgs) -> Result<i32, Failure> {
         target: target(&args.target),
         output: args.trace.clone(),
         append: false,
+        backend: crate::cli::Backend::Auto,
     })?;
     if status != 0 {
         crate::report::say!("secimport: note: the traced program exited with status {status}");
@@ -76,6 +77,7 @@ pub fn run(args: InteractiveArgs) -> Result<i32, Failure> {
         policy: args.policy.clone(),
         mode: Some(args.mode),
         kill_on_violation: false,
+        backend: crate::cli::Backend::Auto,
         stop_on_violation: false,
         pid: None,
         log_file: None,

@@ -68,6 +68,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 args: vec![args.python.unwrap_or_else(|| "python3".into())],
             },
             output: args.output,
+            backend: crate::cli::Backend::Auto,
             append: false,
         }),
         Command::Build(args) => build::run(args),

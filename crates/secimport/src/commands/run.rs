@@ -21,7 +21,7 @@ use secimport_policy::naming::Namer;
 use secimport_policy::policy::{Mode, Policy, UnknownRule};
 use serde::Serialize;
 
-use crate::cli::{RunArgs, RunMode};
+use crate::cli::{Backend, RunArgs, RunMode};
 use crate::commands::Failure;
 use crate::report::{self, say, thousands, truncated_list};
 use crate::supervise::{supervise_with, Start};
@@ -50,6 +50,31 @@ fn engine_mode(m: Mode) -> sandbox::Mode {
         Mode::Log => sandbox::Mode::Log,
         Mode::Kill => sandbox::Mode::Kill,
         Mode::Stop => sandbox::Mode::Stop,
+        Mode::Deny => unreachable!("deny mode runs on the seccomp backend"),
+    }
+}
+
+/// Which backend enforces `mode` for these arguments (see `--backend`).
+fn choose_backend(args: &RunArgs, mode: Mode) -> Result<Backend, Failure> {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let chosen = match args.backend {
+        Backend::Auto if root && mode != Mode::Deny && args.pid.is_none() => Backend::Bpf,
+        Backend::Auto if args.pid.is_some() => Backend::Bpf,
+        Backend::Auto => Backend::Seccomp,
+        b => b,
+    };
+    match (chosen, mode) {
+        (Backend::Bpf, Mode::Deny) => Err(Failure::usage(anyhow!(
+            "deny mode needs the seccomp backend (the eBPF one cannot fail a syscall here): use              --backend seccomp or --backend auto"
+        ))),
+        (Backend::Seccomp, Mode::Stop) => Err(Failure::usage(anyhow!(
+            "stop mode needs the eBPF backend (root): use --mode log, deny or kill with seccomp"
+        ))),
+        (Backend::Seccomp, _) if args.pid.is_some() => Err(Failure::usage(anyhow!(
+            "--pid needs the eBPF backend (root): a seccomp filter can only be installed by the              process itself, before it starts (the Python package's `secure_import` does that)"
+        ))),
+        _ => Ok(chosen),
     }
 }
 
@@ -286,8 +311,10 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         Some(RunMode::Log) => Mode::Log,
         Some(RunMode::Kill) => Mode::Kill,
         Some(RunMode::Stop) => Mode::Stop,
+        Some(RunMode::Deny) => Mode::Deny,
         None => compiled.mode,
     };
+    let backend = choose_backend(&args, mode)?;
 
     if let Some(learn) = &args.learn {
         if mode != Mode::Log {
@@ -310,6 +337,17 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     // are enforced and shown on stderr all the same.
     let log_path = args.log_file.clone().unwrap_or_else(default_log_file);
     let mut log = Log::open(&log_path);
+    if backend == Backend::Seccomp {
+        return run_seccomp(
+            &args,
+            &policy,
+            &compiled,
+            mode,
+            &log_path,
+            &mut log,
+            &mut learned,
+        );
+    }
 
     let opts = sandbox::Options {
         mode: engine_mode(mode),
@@ -387,7 +425,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
                         pid = rec.pid,
                         syscall = rec.syscall
                     ),
-                    Mode::Log => {}
+                    Mode::Log | Mode::Deny => {}
                 }
             }
             Event::Module { id, filename } => {
@@ -575,6 +613,118 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         return Ok(EXIT_VIOLATION);
     }
     Ok(outcome.exit_status)
+}
+
+/// `run` on the seccomp backend (no root): see `crate::unprivileged`.
+fn run_seccomp(
+    args: &RunArgs,
+    policy: &Policy,
+    compiled: &secimport_policy::policy::Compiled,
+    mode: Mode,
+    log_path: &std::path::Path,
+    log: &mut Log,
+    learned: &mut Learned,
+) -> Result<i32, Failure> {
+    use crate::unprivileged::{Action, Supervisor};
+    use secimport_engine::seccomp;
+    use std::os::fd::AsFd;
+
+    let target = target::resolve_unprivileged(&args.target)?;
+    let namer = Namer::new(
+        target.import_roots.iter().cloned(),
+        target.main_script.clone(),
+    );
+    let action = match mode {
+        Mode::Log => Action::Log,
+        Mode::Deny => Action::Deny,
+        Mode::Kill => Action::Kill,
+        Mode::Stop => unreachable!("refused by choose_backend"),
+    };
+    let plan = seccomp::plan(compiled, seccomp::Mode::from(mode));
+    let filter = seccomp::compile(&plan)
+        .map_err(|e| Failure::runtime(anyhow!("building the seccomp filter: {e}")))?;
+    let jail = secimport_engine::jail::launch(&target.argv, install_for_jail, &filter)?;
+    report::starting(
+        &format!("running ({} mode, seccomp backend)", mode.as_str()),
+        &target,
+    );
+    say!(
+        "secimport: policy {} ({} entries); violations are logged to {}",
+        args.policy.display(),
+        policy.spec.modules.len(),
+        log_path.display()
+    );
+    let _ = seccomp::set_sync_wakeup(jail.listener.as_fd());
+    let sup = Supervisor::new(
+        compiled,
+        &namer,
+        &target.interpreter,
+        action,
+        args.target.walk_limit as usize,
+        &jail,
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut count = 0u64;
+    let mut screen = Screen::default();
+    let status = std::thread::scope(|scope| {
+        let sup = &sup;
+        let listener = jail.listener.as_fd();
+        scope.spawn(move || sup.serve(listener, 4, tx));
+        let jail = &jail;
+        let waiter = scope.spawn(move || {
+            let status = jail.wait();
+            sup.stop();
+            status
+        });
+        for rec in rx {
+            count += 1;
+            learned.add(&rec.denied_by, &rec.syscall, 1, &rec.arguments);
+            if screen.show(&rec, false) {
+                report::say_str(&violations::render(&rec, compiled));
+            }
+            log.append(&rec);
+        }
+        waiter.join().expect("the waiting thread does not panic")
+    });
+    screen.summarize();
+    say!(
+        "secimport: program exited with status {status}; {} syscalls held for judgement, {} violations{}",
+        thousands(sup.notifications.load(std::sync::atomic::Ordering::Relaxed)),
+        count,
+        if sup.killed() { " (the tree was killed)" } else { "" }
+    );
+    if count > 0 {
+        say!("secimport: details in {}", log_path.display());
+    }
+    if let Some(learn) = &args.learn {
+        let trace =
+            std::mem::take(learned).into_trace(crate::commands::trace::header(&target, &namer));
+        let json = trace.to_json();
+        if let Err(e) =
+            secimport_policy::files::write_atomically(&[(learn.as_path(), json.as_bytes())])
+        {
+            say!("secimport: error: cannot write {}: {e}", learn.display());
+            return Ok(EXIT_VIOLATION);
+        }
+        say!(
+            "secimport: what the policy lacked is in {}",
+            learn.display()
+        );
+    }
+    if count > 0 {
+        return Ok(EXIT_VIOLATION);
+    }
+    Ok(status)
+}
+
+/// The filter's installer as the jail calls it in the target (a plain
+/// function, async-signal-safe: no allocation).
+pub fn install_for_jail(prog: &[u8]) -> std::os::fd::RawFd {
+    use std::os::fd::IntoRawFd;
+    match secimport_engine::seccomp::install(prog) {
+        Ok(fd) => fd.into_raw_fd(),
+        Err(_) => -1,
+    }
 }
 
 /// `run --learn`: what the violations showed the policy lacked, as a trace.

@@ -8,7 +8,7 @@ use secimport_engine::sandbox::{self, module_id, Event, Sandbox};
 use secimport_policy::naming::Namer;
 use secimport_policy::trace::{self, Buckets, Counters, ModuleTrace, Trace};
 
-use crate::cli::TraceArgs;
+use crate::cli::{Backend, TraceArgs};
 use crate::commands::Failure;
 use crate::report;
 use crate::supervise::{supervise, Outcome, Start};
@@ -22,6 +22,11 @@ pub fn run(args: TraceArgs) -> Result<i32, Failure> {
             "{e}; pass -o FILE to write the trace elsewhere (nothing was run)"
         ))
     })?;
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if args.backend == Backend::Seccomp || (args.backend == Backend::Auto && !root) {
+        return trace_seccomp(&args);
+    }
     let opts = sandbox::Options {
         mode: sandbox::Mode::Trace,
         walk_limit: args.target.walk_limit,
@@ -72,7 +77,7 @@ pub fn run(args: TraceArgs) -> Result<i32, Failure> {
         },
         report::progress,
     )?;
-    let mut trace = assemble(
+    let trace = assemble(
         &sandbox,
         &target,
         &outcome,
@@ -80,6 +85,14 @@ pub fn run(args: TraceArgs) -> Result<i32, Failure> {
         &values,
         &programs,
     );
+    let trace = finish(&args, trace)?;
+    report::trace_summary(&trace, &outcome, &args.output);
+    report::missed_syscalls(&sandbox, "traced");
+    Ok(outcome.exit_status)
+}
+
+/// Adds `trace` to the one at --output (with --append) and writes it.
+fn finish(args: &TraceArgs, mut trace: Trace) -> Result<Trace, Failure> {
     if args.append && args.output.exists() {
         let mut earlier = Trace::load(&args.output).map_err(Failure::usage)?;
         if earlier.interpreter.version != trace.interpreter.version {
@@ -94,15 +107,97 @@ pub fn run(args: TraceArgs) -> Result<i32, Failure> {
         earlier.absorb(trace);
         trace = earlier;
     }
-
     // Atomically: a crash or a full disk leaves the previous trace, not half of one.
     let json = trace.to_json();
     secimport_policy::files::write_atomically(&[(args.output.as_path(), json.as_bytes())])
         .with_context(|| format!("writing the trace to {}", args.output.display()))
         .map_err(Failure::runtime)?;
-    report::trace_summary(&trace, &outcome, &args.output);
-    report::missed_syscalls(&sandbox, "traced");
-    Ok(outcome.exit_status)
+    Ok(trace)
+}
+
+/// `trace` on the seccomp backend (no root): every syscall outside the
+/// harmless set is held while the calling thread's stack is read from user
+/// space, charged to its modules, and let through.
+fn trace_seccomp(args: &TraceArgs) -> Result<i32, Failure> {
+    use crate::unprivileged::{Action, Supervisor};
+    use secimport_engine::seccomp;
+    use std::os::fd::AsFd;
+
+    let target = target::resolve_unprivileged(&args.target)?;
+    let namer = Namer::new(
+        target.import_roots.iter().cloned(),
+        target.main_script.clone(),
+    );
+    let filter = seccomp::compile(&seccomp::trace_plan())
+        .map_err(|e| Failure::runtime(anyhow::anyhow!("building the seccomp filter: {e}")))?;
+    let empty = secimport_policy::policy::Policy::parse(
+        "apiVersion: secimport.dev/v2\nkind: SandboxPolicy\nmetadata: {name: trace}\nspec: {unknown: allow, base: []}\n",
+        "<trace>",
+        secimport_policy::policy::Format::Yaml,
+    )
+    .expect("a valid empty policy")
+    .compile();
+    let jail = secimport_engine::jail::launch(
+        &target.argv,
+        crate::commands::run::install_for_jail,
+        &filter,
+    )?;
+    report::starting("tracing (seccomp backend)", &target);
+    let _ = seccomp::set_sync_wakeup(jail.listener.as_fd());
+    let sup = Supervisor::new(
+        &empty,
+        &namer,
+        &target.interpreter,
+        Action::Log,
+        args.target.walk_limit as usize,
+        &jail,
+    )
+    .recording();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let status = std::thread::scope(|scope| {
+        let sup = &sup;
+        let listener = jail.listener.as_fd();
+        scope.spawn(move || sup.serve(listener, 4, tx));
+        let jail = &jail;
+        let waiter = scope.spawn(move || {
+            let status = jail.wait();
+            sup.stop();
+            status
+        });
+        for _ in rx {}
+        waiter.join().expect("the waiting thread does not panic")
+    });
+    let held = sup.notifications.load(std::sync::atomic::Ordering::Relaxed);
+    let rec = sup.recorded();
+    let trace = Trace {
+        modules: rec.modules,
+        buckets: rec.buckets,
+        programs: rec.programs,
+        processes: Vec::new(),
+        counters: Counters {
+            syscalls: held,
+            stacks_walked: rec.stacks,
+            stacks_truncated: rec.truncated,
+            events_lost: 0,
+            read_errors: rec.unreadable,
+            threads_without_state: 0,
+            modules_overflow: 0,
+            walk_limit: args.target.walk_limit,
+        },
+        exit_status: Some(status),
+        ..header(&target, &namer)
+    };
+    let trace = finish(args, trace)?;
+    report::say!(
+        "secimport: program exited with status {status}; {} syscalls held and charged to {} modules (seccomp backend)",
+        held,
+        trace.modules.len()
+    );
+    report::say!(
+        "secimport: trace written to {} — next: secimport build",
+        args.output.display()
+    );
+    Ok(status)
 }
 
 fn name_counts(counts: &BTreeMap<u32, u64>) -> trace::SyscallCounts {

@@ -133,7 +133,9 @@ static __always_inline __u32 right_of(__u32 nr, struct pt_regs *regs, __u32 tgid
 		return op == TIOCSTI_ || op == TIOCLINUX_ ? RIGHT_IOCTL_TTY_INJECT : nr;
 	}
 	case SI_NR_prctl: {
-		__u64 op = BPF_CORE_READ(regs, di);
+		/* The kernel reads the option as an int: so do we (the high bits
+		 * of the register cannot hide a PR_SET_DUMPABLE). */
+		__u32 op = BPF_CORE_READ(regs, di);
 		if (op == PR_SET_DUMPABLE_)
 			return RIGHT_PRCTL_DUMPABLE;
 		return op == PR_SET_PTRACER_ ? RIGHT_PRCTL_PTRACER : nr;
