@@ -54,8 +54,9 @@ from typing import IO, Sequence
 from ._binary import find_secimport_bin
 from ._errors import SecimportError
 
-#: Modes the guard understands.
-MODES = ("kill", "log")
+#: Modes the guard understands. ``deny`` (the syscall fails with EPERM, the
+#: program goes on) runs on the seccomp backend.
+MODES = ("kill", "log", "deny")
 
 #: Seconds to wait for ``ready`` (loading and verifying the BPF programs).
 DEFAULT_ATTACH_TIMEOUT = 60.0
@@ -130,6 +131,12 @@ class Supervisor:
         self.pid = os.getpid()
         self.binary = find_secimport_bin()
         self.argv = [self.binary, "guard", "--pid", str(self.pid), "--mode", mode]
+        # Without root, or for deny mode: the seccomp backend, which this
+        # process installs on itself (see _install_filter).
+        self.seccomp = mode == "deny" or os.geteuid() != 0 or os.environ.get("SECIMPORT_BACKEND") == "seccomp"
+        if self.seccomp:
+            self.argv += ["--backend", "seccomp"]
+        self._watchdog_w = -1
         self._lock = threading.Lock()
         self._early_stderr: IO[bytes] | None = None
         self._tee: subprocess.Popen[bytes] | None = None
@@ -180,6 +187,14 @@ class Supervisor:
                 self._early_stderr = None
             finally:
                 os.close(err_r)
+        pass_fds: tuple[int, ...] = ()
+        if self.seccomp:
+            # The watchdog: the supervisor holds the write end; if it dies,
+            # our read sees the end of the pipe and this process kills itself
+            # (a dead seccomp supervisor would otherwise leave the program
+            # running, its held syscalls failing with ENOSYS).
+            self._watchdog_r, self._watchdog_w = os.pipe()
+            pass_fds = (self._watchdog_w,)
         try:
             return subprocess.Popen(
                 self.argv,
@@ -187,12 +202,15 @@ class Supervisor:
                 stdout=subprocess.PIPE,
                 stderr=err_target,
                 start_new_session=True,
+                pass_fds=pass_fds,
             )
         except OSError as e:
             raise SecimportError(f"could not start {self.binary}: {e}") from e
         finally:
             if err_w >= 0:
                 os.close(err_w)
+            if self._watchdog_w >= 0:
+                os.close(self._watchdog_w)
 
     def _early_output(self) -> str:
         """What the guard printed on stderr (once it has exited)."""
@@ -214,6 +232,16 @@ class Supervisor:
         timeout = _attach_timeout()
         try:
             line = self._stdout.readline(time.monotonic() + timeout)
+            if self.seccomp and line is not None and line.startswith(b"filter "):
+                fd = _install_filter(bytes.fromhex(line[len(b"filter ") :].decode()), self._proc.pid)
+                try:
+                    self._stdin.write(b"listener %d\n" % fd)
+                    self._stdin.flush()
+                    line = self._stdout.readline(time.monotonic() + timeout)
+                finally:
+                    os.close(fd)
+                if line is not None and line.strip() == f"ready {self.pid}".encode():
+                    _start_watchdog(self._watchdog_r)
         except TimeoutError:
             self._proc.kill()
             self._proc.wait()
@@ -238,7 +266,7 @@ class Supervisor:
             f"could not attach the secimport sandbox to this process (pid {self.pid}, {self.mode} mode): "
             f"`{self._command_line()}` {what}. Its output:\n"
             f"{self._early_output()}"
-            f"{_privilege_hint()}"
+            f"{'' if self.seccomp else _privilege_hint()}"
         )
 
     def _forget_early_output(self) -> None:
@@ -285,6 +313,66 @@ class Supervisor:
             raise SecimportError("the secimport guard refused:\n" + "\n".join(f"  {e}" for e in errors))
 
 
+# -- the seccomp backend ------------------------------------------------------
+
+_SYS_SECCOMP = 317  # x86-64
+_SECCOMP_SET_MODE_FILTER = 1
+_TSYNC, _NEW_LISTENER, _TSYNC_ESRCH, _WAIT_KILLABLE_RECV = 1, 8, 16, 32
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_PTRACER = 0x59616D61
+
+
+def _install_filter(program: bytes, supervisor_pid: int) -> int:
+    """Installs the seccomp program on every thread of this process and
+    returns the listener's descriptor (for the supervisor to take)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    # Where Yama restricts ptrace, let the supervisor read our memory (it
+    # is our child, not our ancestor); without Yama this fails harmlessly.
+    libc.prctl(_PR_SET_PTRACER, supervisor_pid, 0, 0, 0)
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise SecimportError(f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(err)}")
+    base = _TSYNC | _NEW_LISTENER | _TSYNC_ESRCH
+    for flags in (base | _WAIT_KILLABLE_RECV, base):
+        fd = libc.syscall(_SYS_SECCOMP, _SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(prog))
+        if fd >= 0:
+            return int(fd)
+        err = ctypes.get_errno()
+        if err != 22:  # EINVAL: a kernel without WAIT_KILLABLE_RECV
+            break
+    raise SecimportError(
+        f"could not install the seccomp filter: {os.strerror(err)} (the seccomp backend needs "
+        "seccomp user notification, Linux 5.7+)"
+    )
+
+
+def _start_watchdog(fd: int) -> None:
+    """Ends this process when the supervisor's end of `fd` closes. With
+    `_exit` (exit_group, which the filter never holds): a signal to itself
+    would be a held `kill`, failing with ENOSYS once nobody answers."""
+    exit_now, getpid, read = os._exit, os.getpid, os.read
+    me = getpid()
+
+    def watch() -> None:
+        try:
+            while read(fd, 1):
+                pass
+        except OSError:
+            pass
+        if getpid() == me:
+            exit_now(137)
+
+    threading.Thread(target=watch, name="secimport-watchdog", daemon=True).start()
+
+
 _lock = threading.Lock()
 _supervisors: dict[str, Supervisor] = {}
 
@@ -292,6 +380,26 @@ _supervisors: dict[str, Supervisor] = {}
 def supervisor(mode: str) -> Supervisor:
     """The supervisor for ``mode``, started (and attached) on first use."""
     with _lock:
+        # The seccomp backend: one filter, so one supervisor, per process
+        # tree. A filter added later would take every held syscall from the
+        # first one's supervisor, which alone knows the guards made before.
+        seccomp = [s for s in _supervisors.values() if s.seccomp]
+        if seccomp:
+            sup = seccomp[0]
+            if sup.mode != mode:
+                raise SecimportError(
+                    f"this process has guards in {sup.mode} mode on the seccomp backend (no root); "
+                    f"a guard in {mode} mode cannot be added: use one mode per process there "
+                    "(as root, the eBPF backend has none of this limit)"
+                )
+            if sup.pid != os.getpid():
+                # The child is followed by its parent's filter and supervisor,
+                # whose command channel the parent still uses.
+                raise SecimportError(
+                    "a forked child cannot add guards on the seccomp backend (no root): the "
+                    "guards of its parent still judge it; make the guards before forking"
+                )
+            return sup
         sup = _supervisors.get(mode)
         # A forked child has its own pid: the parent's supervisor follows it
         # (guards inherited through its copied stack keep working), but new

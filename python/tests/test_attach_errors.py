@@ -39,24 +39,137 @@ def fake_binary(tmp_path: Path, body: str) -> Path:
     return path
 
 
-def test_not_root_raises_and_says_root_is_needed(root: None) -> None:
-    code = DROP_ROOT + ATTEMPT.format(call='secimport.secure_import("pickle")')
-    r = run_python(["-c", code], cwd=Path("/"))
-    assert r.returncode == 0, r
-    assert "RETURNED" not in r.stdout, r
-    assert "SecimportError: could not attach the secimport sandbox" in r.stdout, r
-    assert "needs root" in r.stdout and "CAP_BPF" in r.stdout, r
-    assert "not root (euid 65534)" in r.stdout, r
-    # The guard's own message is part of the exception.
-    assert "exited with status 2" in r.stdout, r
+# A process that changed its uid is not dumpable (its /proc files stay
+# root's), which a user starting it as nobody is not: make it so again.
+AS_NOBODY = "import ctypes, ctypes.util, signal, time\n" + DROP_ROOT + "ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)\n"
 
 
-def test_sandboxed_not_root_raises_at_decoration(root: None) -> None:
-    code = DROP_ROOT + ATTEMPT.format(call="secimport.sandboxed()(len)")
-    r = run_python(["-c", code], cwd=Path("/"))
+def _as_nobody(code: str, timeout: float = 120) -> object:
+    """Runs `code` as nobody with Debian's /usr/bin/python3.11 (pyenv's
+    interpreters live under /root, which nobody cannot read), the installed
+    package and its binary."""
+    import secimport
+    from secimport._binary import find_secimport_bin
+
+    site = os.path.dirname(os.path.dirname(secimport.__file__))
+    return run_python(
+        ["-c", AS_NOBODY + code],
+        python="/usr/bin/python3.11",
+        cwd=Path("/"),
+        env={"PYTHONPATH": site, "SECIMPORT_BIN": find_secimport_bin()},
+        timeout=timeout,
+    )
+
+
+def _nobody_dir(tmp_path: Path) -> Path:
+    """A directory nobody owns and can reach (pytest's are under root's
+    0700 directory; guards refuse logs where another user writes)."""
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="secimport-nobody-", dir="/tmp"))
+    os.chown(d, 65534, 65534)
+    (tmp_path / "nobody-dir").write_text(str(d))
+    return d
+
+
+# The seed's exploit: loads runs `touch MARKER` through eval.
+EXPLOIT = """
+payload = "__import__('os').system('touch {marker}')"
+exploit = b"cbuiltins\\neval\\n(V" + payload.encode() + b"\\ntR."
+"""
+
+
+@pytest.mark.parametrize("mode", ["deny", "kill", "log"])
+def test_not_root_guards_run_on_seccomp(root: None, tmp_path: Path, mode: str) -> None:
+    """Without root the guard runs on the seccomp backend: deny fails the
+    shell and the program goes on; kill kills it before the shell; log lets
+    it run and reports it."""
+    d = _nobody_dir(tmp_path)
+    marker, log = d / "pwned", d / "guard.log"
+    code = (
+        EXPLOIT.format(marker=marker)
+        + f"""
+pickle = secimport.secure_import("pickle", mode={mode!r}, log_file={str(log)!r})
+print("returned", pickle.loads(exploit), flush=True)
+print("benign", pickle.loads(pickle.dumps([1, 2])), flush=True)
+"""
+    )
+    r = _as_nobody(code)
+    text = log.read_text() if log.exists() else ""
+    if mode == "deny":
+        assert r.returncode == 0, r
+        assert "returned 32512" in r.stdout and "benign [1, 2]" in r.stdout, r
+        assert not marker.exists(), r
+        assert "VIOLATION (DENIED)" in text and "<secimport guard" in text, text
+    elif mode == "kill":
+        assert r.returncode == -9, r
+        assert "returned" not in r.stdout, r
+        assert not marker.exists(), r
+        assert "VIOLATION (KILLED)" in text, text
+    else:
+        assert r.returncode == 0 and marker.exists(), r
+        assert "VIOLATION (LOGGED)" in text, text
+
+
+def test_sandboxed_without_root_denies(root: None, tmp_path: Path) -> None:
+    d = _nobody_dir(tmp_path)
+    marker, log = d / "pwned", d / "guard.log"
+    code = f"""
+import os
+run = secimport.sandboxed(mode="deny", log_file={str(log)!r})(os.system)
+print("rc", run("touch {marker}"), flush=True)
+print("after", os.getppid() > 0, flush=True)
+"""
+    r = _as_nobody(code)
     assert r.returncode == 0, r
-    assert "RETURNED" not in r.stdout, r
-    assert "not root (euid 65534)" in r.stdout, r
+    assert "rc 32512" in r.stdout and "after True" in r.stdout, r
+    assert not marker.exists(), r
+
+
+def test_one_guard_mode_per_process_without_root(root: None, tmp_path: Path) -> None:
+    """On the seccomp backend a second mode would take the first one's held
+    syscalls: refused, saying why; and a forked child cannot add guards."""
+    d = _nobody_dir(tmp_path)
+    code = f"""
+import os
+secimport.secure_import("pickle", mode="deny", log_file={str(d / "g.log")!r})
+try:
+    secimport.secure_import("json", mode="kill", log_file={str(d / "g.log")!r})
+except secimport.SecimportError as e:
+    print("refused:", e, flush=True)
+pid = os.fork()
+if pid == 0:
+    try:
+        secimport.secure_import("csv", mode="deny", log_file={str(d / "g.log")!r})
+    except secimport.SecimportError as e:
+        print("child refused:", e, flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+    r = _as_nobody(code)
+    assert r.returncode == 0, r
+    assert "refused:" in r.stdout and "one mode per process" in r.stdout, r
+    assert "child refused:" in r.stdout and "before forking" in r.stdout, r
+
+
+def test_a_dead_seccomp_supervisor_kills_the_process(root: None, tmp_path: Path) -> None:
+    """Killing the guard's supervisor (SIGKILL) ends the guarded process
+    (status 137): its watchdog sees the supervisor's pipe close (otherwise
+    its held syscalls would fail with ENOSYS and the program go on)."""
+    d = _nobody_dir(tmp_path)
+    code = f"""
+import os, signal, time
+secimport.secure_import("json", mode="deny", log_file={str(d / "g.log")!r})
+sup = secimport._supervisor.supervisor("deny")._proc.pid
+print("supervisor", sup, flush=True)
+os.kill(sup, signal.SIGKILL)
+time.sleep(10)
+print("still alive", flush=True)
+"""
+    r = _as_nobody(code, timeout=60)
+    assert "supervisor" in r.stdout, r
+    assert "still alive" not in r.stdout, r
+    assert r.returncode == 137, r
 
 
 def test_guard_exiting_early_is_reported_with_its_stderr(tmp_path: Path) -> None:
@@ -135,7 +248,7 @@ def test_missing_binary_lists_where_it_looked(tmp_path: Path) -> None:
 def test_bad_mode_is_a_value_error() -> None:
     import secimport
 
-    with pytest.raises(ValueError, match="mode must be one of 'kill', 'log'"):
-        secimport.secure_import("pickle", mode="deny")
+    with pytest.raises(ValueError, match="mode must be one of 'kill', 'log', 'deny'"):
+        secimport.secure_import("pickle", mode="refuse")
     with pytest.raises(ValueError, match="mode must be one of"):
         secimport.sandboxed(mode="stop")

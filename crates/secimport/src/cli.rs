@@ -220,6 +220,11 @@ pub struct GuardArgs {
     /// What a violation does.
     #[arg(long, value_enum, default_value_t = RunMode::Kill)]
     pub mode: RunMode,
+    /// eBPF (root), or seccomp (no root: the process installs the filter this
+    /// command prints, `filter HEX`, and answers `listener FD`); `auto`: eBPF
+    /// as root, seccomp otherwise and for deny mode.
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
     /// Frames walked per syscall (the whole stack, up to this many).
     #[arg(long, default_value_t = secimport_engine::sandbox::DEFAULT_WALK_LIMIT, value_name = "FRAMES",
           value_parser = clap::value_parser!(u32).range(1..=secimport_engine::sandbox::MAX_WALK_LIMIT as i64))]

@@ -31,6 +31,47 @@ use secimport_policy::rights;
 
 use crate::violations::{Argument, Frame, Record};
 
+/// Who judges a held syscall: a policy ([`Compiled::decide`]), or the
+/// guards of `secure_import` (`commands::guard`).
+pub trait Decide: Sync {
+    fn decide(&self, q: &Query) -> secimport_policy::policy::Decision;
+}
+
+impl Decide for Compiled {
+    fn decide(&self, q: &Query) -> secimport_policy::policy::Decision {
+        Compiled::decide(self, q)
+    }
+}
+
+/// The processes supervised: a tree `run` started in its own namespace, or
+/// a process that installed the filter on itself (a guard) and its children.
+#[derive(Clone, Copy)]
+pub enum Tree<'a> {
+    Jail(&'a Jailed),
+    Process(u32),
+}
+
+impl Tree<'_> {
+    fn launched_target(&self) -> Option<u32> {
+        match self {
+            Tree::Jail(j) => Some(j.target),
+            Tree::Process(_) => None,
+        }
+    }
+
+    fn kill_all(&self, known: &[u32]) {
+        match self {
+            Tree::Jail(j) => j.kill_all(),
+            Tree::Process(pid) => {
+                for p in known.iter().chain(std::iter::once(pid)) {
+                    // SAFETY: signalling processes of the supervised tree.
+                    unsafe { libc::kill(*p as libc::pid_t, libc::SIGKILL) };
+                }
+            }
+        }
+    }
+}
+
 /// What happens to a syscall the policy does not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -81,12 +122,14 @@ struct Proc {
 
 /// Everything the answering threads share.
 pub struct Supervisor<'a> {
-    pub compiled: &'a Compiled,
+    pub judge: &'a dyn Decide,
     pub namer: &'a Namer,
     pub interpreter: &'a Interpreter,
     pub action: Action,
     pub walk_limit: usize,
-    pub jail: &'a Jailed,
+    pub tree: Tree<'a>,
+    /// Judges are co_filenames (guards bind files), not module names.
+    pub by_file: bool,
     procs: Mutex<BTreeMap<u32, Proc>>,
     tgids: Mutex<std::collections::HashMap<u32, u32>>,
     workers: Mutex<Vec<usize>>,
@@ -124,6 +167,29 @@ impl<'a> Supervisor<'a> {
         walk_limit: usize,
         jail: &'a Jailed,
     ) -> Supervisor<'a> {
+        let programs: Vec<String> = compiled.programs.iter().map(|(p, _)| p.clone()).collect();
+        Supervisor::with_judge(
+            compiled,
+            &programs,
+            namer,
+            interpreter,
+            action,
+            walk_limit,
+            Tree::Jail(jail),
+        )
+    }
+
+    /// A supervisor judging with `judge` (`programs`: the paths of its
+    /// programs' entries) over `tree`.
+    pub fn with_judge(
+        judge: &'a dyn Decide,
+        programs: &[String],
+        namer: &'a Namer,
+        interpreter: &'a Interpreter,
+        action: Action,
+        walk_limit: usize,
+        tree: Tree<'a>,
+    ) -> Supervisor<'a> {
         let id = |p: &std::path::Path| {
             std::fs::metadata(p)
                 .map(|m| (m.dev(), m.ino()))
@@ -131,18 +197,18 @@ impl<'a> Supervisor<'a> {
         };
         let python_id = id(&std::fs::canonicalize(&interpreter.executable)
             .unwrap_or_else(|_| interpreter.executable.clone()));
-        let programs = compiled
-            .programs
+        let programs = programs
             .iter()
-            .map(|(path, _)| (path.clone(), id(std::path::Path::new(path))))
+            .map(|path| (path.clone(), id(std::path::Path::new(path))))
             .collect();
         Supervisor {
-            compiled,
+            judge,
+            by_file: false,
             namer,
             interpreter,
             action,
             walk_limit,
-            jail,
+            tree,
             procs: Mutex::new(BTreeMap::new()),
             tgids: Mutex::new(std::collections::HashMap::new()),
             workers: Mutex::new(Vec::new()),
@@ -242,7 +308,7 @@ impl<'a> Supervisor<'a> {
         };
         let nr = n.nr as u32;
         // The launch: the target's own execve of the interpreter.
-        if tgid == self.jail.target
+        if Some(tgid) == self.tree.launched_target()
             && matches!(rights::name(nr).as_str(), "execve" | "execveat")
             && !self.launched.swap(true, Ordering::SeqCst)
         {
@@ -303,7 +369,7 @@ impl<'a> Supervisor<'a> {
                         .entry(right_name.clone())
                         .or_insert(0) += 1;
                 }
-                let d = self.compiled.decide(&Query {
+                let d = self.judge.decide(&Query {
                     right,
                     right_name: &right_name,
                     who: Who::Program(key.as_deref()),
@@ -345,7 +411,11 @@ impl<'a> Supervisor<'a> {
                 match &stack {
                     Ok(s) => {
                         for f in &s.frames {
-                            let module = self.namer.module_name(&f.file);
+                            let module = if self.by_file {
+                                f.file.clone()
+                            } else {
+                                self.namer.module_name(&f.file)
+                            };
                             frames.push(Frame {
                                 module: module.clone(),
                                 file: f.file.clone(),
@@ -402,7 +472,7 @@ impl<'a> Supervisor<'a> {
                 }
                 let mut judges: Vec<Judge> = names.iter().map(|m| Judge::Module(m)).collect();
                 judges.extend(unseen.iter().map(|u| Judge::Unseen(*u)));
-                let d = self.compiled.decide(&Query {
+                let d = self.judge.decide(&Query {
                     right,
                     right_name: &right_name,
                     who: Who::Python {
@@ -470,7 +540,14 @@ impl<'a> Supervisor<'a> {
                 self.killed.store(true, Ordering::SeqCst);
                 // SAFETY: signalling a process of the tree we supervise.
                 unsafe { libc::kill(tgid as libc::pid_t, libc::SIGKILL) };
-                self.jail.kill_all();
+                let known: Vec<u32> = self
+                    .procs
+                    .lock()
+                    .expect("not poisoned")
+                    .keys()
+                    .copied()
+                    .collect();
+                self.tree.kill_all(&known);
             }
         }
         let _ = fd;

@@ -365,6 +365,16 @@ pub fn run(args: GuardArgs) -> Result<i32, Failure> {
     if !launcher::is_running(pid) {
         return Err(Failure::usage(anyhow!("no process {pid} to guard")));
     }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let seccomp = match args.backend {
+        crate::cli::Backend::Seccomp => true,
+        crate::cli::Backend::Bpf => false,
+        crate::cli::Backend::Auto => !root || args.mode == RunMode::Deny,
+    };
+    if seccomp {
+        return run_seccomp(&args);
+    }
     crate::target::require_root()?;
     // Identified from /proc/PID/exe and the libpython it mapped; nothing is
     // run, and argv[0] is never trusted.
@@ -607,6 +617,260 @@ fn append_or_warn(log: &std::path::Path, entry: &str) {
             log.display()
         );
     }
+}
+
+/// The guards as a judge of the seccomp backend: a frame of a file bound to
+/// a guard denies what its guards deny; frames that could not be seen, and
+/// a thread with no frame, what any guard denies (as the eBPF guard's
+/// kernel rules say).
+struct FileGuards {
+    state: std::sync::Mutex<(Guards, HashMap<String, u32>)>,
+}
+
+impl FileGuards {
+    fn apply(&self, cmd: Command) -> Result<(), String> {
+        let mut st = self.state.lock().expect("not poisoned");
+        let (guards, ids) = &mut *st;
+        match cmd {
+            Command::Guard { id, allow, log } => {
+                if !guards.guards.contains_key(&id) {
+                    if let Some(dir) = log.parent() {
+                        crate::logfile::prepare_dir(dir)
+                            .map_err(|e| format!("log directory {}: {e}", dir.display()))?;
+                    }
+                }
+                guards.define(id, allow, log).map(|_| ())
+            }
+            Command::File { id, filename } => {
+                if !guards.guards.contains_key(&id) {
+                    return Err(format!("file: no guard {id}"));
+                }
+                let next = module_id::FIRST_DYNAMIC + ids.len() as u32;
+                let m = *ids.entry(filename).or_insert(next);
+                guards.bind(m, id).map(|_| ())
+            }
+        }
+    }
+
+    /// The log of the guard a violation by these frames goes to, or every
+    /// guard's (one per log) when no guarded frame is seen.
+    fn logs_for(&self, files: &[String]) -> Vec<(PathBuf, String)> {
+        let st = self.state.lock().expect("not poisoned");
+        let (guards, ids) = &*st;
+        let found = files
+            .iter()
+            .filter_map(|f| ids.get(f))
+            .find_map(|m| guards.guard_of(*m));
+        match found {
+            Some(g) => vec![(g.log.clone(), g.what.clone())],
+            None => one_per_log(guards)
+                .into_iter()
+                .map(|g| (g.log.clone(), g.what.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl crate::unprivileged::Decide for FileGuards {
+    fn decide(&self, q: &secimport_policy::policy::Query) -> secimport_policy::policy::Decision {
+        use secimport_policy::policy::{bitmap_contains, Decision, Judge as J, Refusal, Who};
+        let st = self.state.lock().expect("not poisoned");
+        let (guards, ids) = &*st;
+        let base = guards.base();
+        let mut refusals = Vec::new();
+        match q.who {
+            Who::Program(_) => {}
+            Who::Python { judges, started } => {
+                if judges.is_empty() && !bitmap_contains(&base, q.right) {
+                    refusals.push((0, Refusal::Bucket { started }));
+                }
+                for (i, j) in judges.iter().enumerate() {
+                    let denied = match j {
+                        J::Module(file) => ids
+                            .get(*file)
+                            .map(|m| bitmap_contains(&guards.denied_for(*m), q.right))
+                            .unwrap_or(false),
+                        J::Unseen(_) => !bitmap_contains(&base, q.right),
+                    };
+                    if denied {
+                        let refusal = match j {
+                            J::Module(file) => Refusal::NotListed {
+                                key: file.to_string(),
+                            },
+                            J::Unseen(u) => Refusal::Unseen(*u),
+                        };
+                        refusals.push((i, refusal));
+                    }
+                }
+            }
+        }
+        Decision {
+            allowed: refusals.is_empty(),
+            dangerous: false,
+            refusals,
+        }
+    }
+}
+
+/// The filter of a guarded process: everything a guard can deny is held
+/// (shells, networking, file writes and every other dangerous right, thread
+/// creations for what threads inherit), the rest runs in the kernel.
+fn guard_filter() -> Result<Vec<u8>, Failure> {
+    use secimport_policy::syscalls;
+    let mut all: Vec<String> = (0..syscalls::SYSCALL_BITS)
+        .filter_map(|nr| syscalls::name(nr).map(str::to_string))
+        // Named only by their classes.
+        .filter(|n| !secimport_policy::rights::ALWAYS_CLASSED.contains(&n.as_str()))
+        .collect();
+    all.extend(secimport_policy::rights::classes().map(|c| format!("{}:{}", c.syscall, c.class)));
+    let guardable: BTreeSet<&str> = classes::SHELLS
+        .iter()
+        .chain(classes::NETWORKING)
+        .chain(classes::FILE_WRITES)
+        .copied()
+        .collect();
+    let safe: Vec<&String> = all
+        .iter()
+        .filter(|r| !classes::is_dangerous(r) && !guardable.contains(r.as_str()))
+        .collect();
+    let list = |v: &[&String]| {
+        v.iter()
+            .map(|r| format!("{:?}", r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let all_refs: Vec<&String> = all.iter().collect();
+    let yaml = format!(
+        "apiVersion: secimport.dev/v2\nkind: SandboxPolicy\nmetadata: {{name: guards}}\nspec:\n  \
+         unknown: allow\n  base: [{safe}]\n  startup: [{safe}]\n  frameless: [{safe}]\n  \
+         children: [{all}]\n  modules: {{}}\n",
+        safe = list(&safe),
+        all = list(&all_refs),
+    );
+    let compiled = secimport_policy::policy::Policy::parse(
+        &yaml,
+        "<guards>",
+        secimport_policy::policy::Format::Yaml,
+    )
+    .map_err(|e| Failure::runtime(anyhow!("the guards' filter policy: {e}")))?
+    .compile();
+    let plan = secimport_engine::seccomp::plan(&compiled, secimport_engine::seccomp::Mode::Log);
+    secimport_engine::seccomp::compile(&plan)
+        .map_err(|e| Failure::runtime(anyhow!("building the guards' seccomp filter: {e}")))
+}
+
+/// `secimport guard` on the seccomp backend (no root). The protocol starts
+/// with a handshake: we print `filter HEX` (the program), the process
+/// installs it on all its threads and answers `listener FD` (the
+/// listener's number in it), we take the listener (`pidfd_getfd`) and
+/// print `ready PID`; then the commands as on the eBPF backend. If we die,
+/// the process's watchdog (the Python package's) kills it.
+fn run_seccomp(args: &GuardArgs) -> Result<i32, Failure> {
+    use crate::unprivileged::{Action, Supervisor, Tree};
+    use std::os::fd::AsFd;
+    let pid = args.pid;
+    let interp = python::discover_pid(pid)
+        .map_err(|e| Failure::usage(anyhow!("process {pid} cannot be guarded: {e}")))?
+        .interpreter;
+    let action = match args.mode {
+        RunMode::Kill => Action::Kill,
+        RunMode::Log => Action::Log,
+        RunMode::Deny => Action::Deny,
+        RunMode::Stop => {
+            return Err(Failure::usage(anyhow!(
+                "stop mode needs the eBPF backend (root): use deny, kill or log"
+            )))
+        }
+    };
+    let filter = guard_filter()?;
+    // SAFETY: ignoring a signal installs no handler code.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+    }
+    let mut out = std::io::stdout().lock();
+    let hex: String = filter.iter().map(|b| format!("{b:02x}")).collect();
+    let _ = writeln!(out, "filter {hex}");
+    let _ = out.flush();
+    let mut stdin = std::io::stdin().lock();
+    let mut line = String::new();
+    let _ = stdin.read_line(&mut line);
+    let number: i32 = line
+        .trim()
+        .strip_prefix("listener ")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| Failure::usage(anyhow!("expected `listener FD`, got {line:?}")))?;
+    let listener =
+        secimport_engine::seccomp::take_listener(pid as libc::pid_t, number).map_err(|e| {
+            Failure::runtime(anyhow!("taking the seccomp listener of process {pid}: {e}"))
+        })?;
+    let _ = secimport_engine::seccomp::set_sync_wakeup(listener.as_fd());
+    let _ = writeln!(out, "ready {pid}");
+    let _ = out.flush();
+    drop(stdin);
+    drop(out);
+
+    let judge = FileGuards {
+        state: std::sync::Mutex::new((Guards::default(), HashMap::new())),
+    };
+    let roots = std::sync::Mutex::new(interp.sys_path.clone());
+    let namer = Namer::new(interp.sys_path.iter().cloned(), None);
+    let mut sup = Supervisor::with_judge(
+        &judge,
+        &[],
+        &namer,
+        &interp,
+        action,
+        args.walk_limit as usize,
+        Tree::Process(pid),
+    );
+    sup.by_file = true;
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        let sup = &sup;
+        let judge = &judge;
+        let listener = listener.as_fd();
+        scope.spawn(move || sup.serve(listener, 2, tx));
+        // Commands.
+        scope.spawn(move || {
+            let mut out = std::io::stdout();
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                let line = line.trim_end();
+                let reply = if let Some(root) = line.strip_prefix("root ") {
+                    roots
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(0, root.to_string());
+                    "ok".to_string()
+                } else {
+                    match parse(line).and_then(|c| judge.apply(c)) {
+                        Ok(()) => "ok".to_string(),
+                        Err(e) => format!("error {e}"),
+                    }
+                };
+                let _ = writeln!(out, "{reply}");
+                let _ = out.flush();
+            }
+        });
+        // The end: the process is gone.
+        scope.spawn(move || {
+            while launcher::is_running(pid) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            sup.stop();
+        });
+        for rec in rx {
+            let text = violations::render(&rec, &Guards::default());
+            let _ = std::io::stderr().write_all(text.as_bytes());
+            let files: Vec<String> = rec.stack.iter().map(|f| f.file.clone()).collect();
+            for (log, what) in judge.logs_for(&files) {
+                append_or_warn(&log, &format!("{text}  guard: denies {what}\n\n"));
+            }
+        }
+    });
+    // The commands thread may still wait on stdin: the process is gone.
+    std::process::exit(0)
 }
 
 #[cfg(test)]
