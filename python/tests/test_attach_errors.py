@@ -45,16 +45,20 @@ AS_NOBODY = "import ctypes, ctypes.util, signal, time\n" + DROP_ROOT + "ctypes.C
 
 
 def _as_nobody(code: str, timeout: float = 120) -> object:
-    """Runs `code` as nobody with Debian's /usr/bin/python3.11 (pyenv's
-    interpreters live under /root, which nobody cannot read), the installed
-    package and its binary."""
+    """Runs `code` as nobody with this interpreter, or Debian's
+    /usr/bin/python3.11 when it is pyenv's (under /root, which nobody cannot
+    read), with the installed package and its binary."""
     import secimport
     from secimport._binary import find_secimport_bin
 
     site = os.path.dirname(os.path.dirname(secimport.__file__))
+    # This interpreter, unless nobody cannot read it (pyenv's, under /root).
+    python = sys.executable
+    if os.path.realpath(python).startswith("/root/"):
+        python = "/usr/bin/python3.11"
     return run_python(
         ["-c", AS_NOBODY + code],
-        python="/usr/bin/python3.11",
+        python=python,
         cwd=Path("/"),
         env={"PYTHONPATH": site, "SECIMPORT_BIN": find_secimport_bin()},
         timeout=timeout,
