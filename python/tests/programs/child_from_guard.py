@@ -13,6 +13,7 @@ netmod = secimport.secure_import("netmod", allow_shells=True, allow_networking=F
 
 
 def connect_in_child():
+    print(f"child {os.getpid()} connecting", flush=True)
     socket.create_connection(("127.0.0.1", port), timeout=5).close()
     open(marker, "w").close()
 
