@@ -166,6 +166,9 @@ pub fn prepare(
     attach_to: Option<u32>,
     opts: &secimport_engine::sandbox::Options,
 ) -> Result<(secimport_engine::sandbox::Sandbox, Target), Failure> {
+    // Said before trying to load anything (libbpf's own warnings otherwise
+    // come first).
+    require_root()?;
     std::thread::scope(|scope| {
         let probe = scope.spawn(|| match attach_to {
             Some(pid) => attach(pid),

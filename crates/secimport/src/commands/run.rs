@@ -66,13 +66,13 @@ fn choose_backend(args: &RunArgs, mode: Mode) -> Result<Backend, Failure> {
     };
     match (chosen, mode) {
         (Backend::Bpf, Mode::Deny) => Err(Failure::usage(anyhow!(
-            "deny mode needs the seccomp backend (the eBPF one cannot fail a syscall here): use              --backend seccomp or --backend auto"
+            "deny mode needs the seccomp backend (the eBPF one cannot fail a syscall here): use --backend seccomp or --backend auto"
         ))),
         (Backend::Seccomp, Mode::Stop) => Err(Failure::usage(anyhow!(
             "stop mode needs the eBPF backend (root): use --mode log, deny or kill with seccomp"
         ))),
         (Backend::Seccomp, _) if args.pid.is_some() => Err(Failure::usage(anyhow!(
-            "--pid needs the eBPF backend (root): a seccomp filter can only be installed by the              process itself, before it starts (the Python package's `secure_import` does that)"
+            "--pid needs the eBPF backend (root): a seccomp filter can only be installed by the process itself, before it starts (the Python package's `secure_import` does that)"
         ))),
         _ => Ok(chosen),
     }
