@@ -108,27 +108,19 @@ pub fn is_gone(e: &io::Error) -> bool {
 /// again would return at once: go back to [`wait`], which then says
 /// [`Ready::Closed`]).
 pub fn recv(fd: BorrowedFd<'_>) -> io::Result<Option<Notification>> {
-    // The kernel wants it zeroed.
-    let mut n = SeccompNotif::default();
-    match ioctl(fd, NOTIF_RECV, &mut n) {
-        Ok(()) => {}
-        Err(e) if is_gone(&e) => return Ok(None),
-        Err(e) => return Err(e),
+    loop {
+        match recv_interruptible(fd) {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            other => return other,
+        }
     }
-    Ok(Some(Notification {
-        id: n.id,
-        tid: n.pid,
-        nr: n.data.nr,
-        arch: n.data.arch,
-        ip: n.data.instruction_pointer,
-        args: n.data.args,
-    }))
 }
 
 /// [`recv`] that returns `Err` (EINTR) when a signal interrupts the wait:
 /// how a supervisor blocked in the kernel (which a synchronous wake-up,
 /// [`set_sync_wakeup`], needs) is told to stop.
 pub fn recv_interruptible(fd: BorrowedFd<'_>) -> io::Result<Option<Notification>> {
+    // The kernel wants it zeroed.
     let mut n = SeccompNotif::default();
     // SAFETY: `n` is a live, zeroed seccomp_notif of the size NOTIF_RECV encodes.
     let r = unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_RECV as _, &mut n) };
