@@ -477,9 +477,18 @@ impl Jailed {
         r == 0 && unsafe { info.si_pid() } == self.keeper
     }
 
-    /// Kills every process of the tree: the namespace's init, and with it
-    /// the namespace.
-    pub fn kill_all(&self) {
+    /// Kills every process of the tree: each of `known` still in the
+    /// namespace now, then the namespace's init, which takes the rest with
+    /// it as it exits (asynchronously: hence `known` first).
+    pub fn kill_all(&self, known: &[u32]) {
+        let ours = std::fs::read_link(format!("/proc/{}/ns/pid", self.init)).ok();
+        for &p in known {
+            // A pid of ours that exited may have been reused outside.
+            if ours.is_some() && std::fs::read_link(format!("/proc/{p}/ns/pid")).ok() == ours {
+                // SAFETY: signalling a process of the namespace we made.
+                unsafe { libc::kill(p as libc::pid_t, libc::SIGKILL) };
+            }
+        }
         // SAFETY: signalling processes we started.
         unsafe {
             libc::kill(self.init as libc::pid_t, libc::SIGKILL);

@@ -61,7 +61,7 @@ impl Tree<'_> {
 
     fn kill_all(&self, known: &[u32]) {
         match self {
-            Tree::Jail(j) => j.kill_all(),
+            Tree::Jail(j) => j.kill_all(known),
             Tree::Process(pid) => {
                 for p in known.iter().chain(std::iter::once(pid)) {
                     // SAFETY: signalling processes of the supervised tree.
@@ -534,20 +534,23 @@ impl<'a> Supervisor<'a> {
                 let _ = seccomp::respond_errno(listener, n.id, libc::EPERM);
             }
             Action::Kill => {
-                // Killed while the syscall is held: it never runs, and the
-                // process never returns from it (a held syscall waits
-                // killably); then the rest of the tree.
+                // The rest of the tree first, then the offender, which
+                // cannot move meanwhile: its syscall is held, and a held
+                // syscall waits killably. In the other order a vfork parent
+                // (`os.system`, `posix_spawn`) wakes when its child dies and
+                // runs on until its own signal arrives.
                 self.killed.store(true, Ordering::SeqCst);
-                // SAFETY: signalling a process of the tree we supervise.
-                unsafe { libc::kill(tgid as libc::pid_t, libc::SIGKILL) };
                 let known: Vec<u32> = self
                     .procs
                     .lock()
                     .expect("not poisoned")
                     .keys()
                     .copied()
+                    .filter(|&p| p != tgid)
                     .collect();
                 self.tree.kill_all(&known);
+                // SAFETY: signalling a process of the tree we supervise.
+                unsafe { libc::kill(tgid as libc::pid_t, libc::SIGKILL) };
             }
         }
         let _ = fd;
