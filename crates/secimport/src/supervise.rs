@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
+use secimport_engine::jail::Jailed;
 use secimport_engine::launcher;
 use secimport_engine::sandbox::{Event, Sandbox};
 use secimport_policy::trace::Process;
@@ -37,19 +38,27 @@ pub enum Start<'a> {
     /// Follow a process that is already running the interpreter (and the
     /// children it starts from now on).
     Attach(u32),
+    /// Follow the target of a jail from its first instruction: the caller
+    /// tracks it (`Sandbox::track_launching`) while its `execve` is still
+    /// held, before the seccomp supervisor answers (the root hybrid of
+    /// `run`).
+    Jail(&'a Jailed),
 }
 
-/// The process being supervised: our child, or one we attached to.
-enum Subject {
+/// The process being supervised: our child, one we attached to, or a
+/// jail's target.
+enum Subject<'a> {
     Child(launcher::Running),
     Attached(u32),
+    Jailed(&'a Jailed),
 }
 
-impl Subject {
+impl Subject<'_> {
     fn pid(&self) -> u32 {
         match self {
             Subject::Child(r) => r.pid(),
             Subject::Attached(pid) => *pid,
+            Subject::Jailed(j) => j.target,
         }
     }
 }
@@ -75,6 +84,7 @@ pub fn supervise_with(
     mut on_event: impl FnMut(&Event),
     mut on_tick: impl FnMut(&Sandbox, &BTreeMap<u32, Process>),
 ) -> Result<Outcome, Failure> {
+    let mut jailed = None;
     let (held, pid, ppid) = match start {
         Start::Launch(argv) => {
             let held = launcher::spawn_held(argv)?;
@@ -100,6 +110,11 @@ pub fn supervise_with(
                 .unwrap_or(0);
             (None, pid, ppid)
         }
+        Start::Jail(jail) => {
+            // Tracked by the caller while its execve was still held.
+            jailed = Some(jail);
+            (None, jail.target, jail.init)
+        }
     };
     let mut procs: BTreeMap<u32, Process> = BTreeMap::new();
     let mut order: Vec<u32> = vec![pid];
@@ -110,10 +125,15 @@ pub fn supervise_with(
             ppid,
             exe: std::fs::read_link(format!("/proc/{pid}/exe"))
                 .ok()
-                .filter(|_| held.is_none())
+                .filter(|_| held.is_none() && jailed.is_none())
                 .map(|p| p.display().to_string()),
             comm: String::new(),
-            kind: if held.is_none() { "python" } else { "other" }.into(),
+            kind: if held.is_none() && jailed.is_none() {
+                "python"
+            } else {
+                "other"
+            }
+            .into(),
             syscalls: 0,
             exit_status: None,
         },
@@ -155,7 +175,10 @@ pub fn supervise_with(
             restore();
             return Err(e.into());
         }
-        None => Subject::Attached(pid),
+        None => match jailed {
+            Some(jail) => Subject::Jailed(jail),
+            None => Subject::Attached(pid),
+        },
     };
 
     let subject_pid = subject.pid();
@@ -253,6 +276,12 @@ pub fn supervise_with(
                 if !launcher::is_running(*pid) {
                     // Gone without an exit event (lost): its status is unknown.
                     break procs.get(pid).and_then(|p| p.exit_status).unwrap_or(0);
+                }
+            }
+            Subject::Jailed(jail) => {
+                // The namespace's init exits with the target's status.
+                if exit_event.is_some() || jail.finished() {
+                    break jail.wait();
                 }
             }
         }

@@ -114,10 +114,14 @@ struct Proc {
     threads: BTreeMap<u32, Vec<String>>,
     /// Modules of process creations not yet matched to a new process.
     children: Vec<String>,
+    /// The stack of the latest process creation (shown for its child).
+    children_frames: Vec<Frame>,
     /// What this process inherited from the stack that created it: a
     /// vfork child (posix_spawn) shares its creator's memory, where no
     /// thread state is its own, and is judged by its creator's stack.
     creator: Vec<String>,
+    /// That stack, as reported for the vfork child's syscalls.
+    creator_frames: Vec<Frame>,
 }
 
 /// Everything the answering threads share.
@@ -332,14 +336,20 @@ impl<'a> Supervisor<'a> {
         if !procs.contains_key(&tgid) {
             // A new process: what the creating stack in its parent held.
             let ppid = ppid_of(tgid);
-            let creator = procs
+            let (creator, creator_frames) = procs
                 .get_mut(&ppid)
-                .map(|p| std::mem::take(&mut p.children))
+                .map(|p| {
+                    (
+                        std::mem::take(&mut p.children),
+                        std::mem::take(&mut p.children_frames),
+                    )
+                })
                 .unwrap_or_default();
             procs.insert(
                 tgid,
                 Proc {
                     creator,
+                    creator_frames,
                     ..Proc::default()
                 },
             );
@@ -438,6 +448,7 @@ impl<'a> Supervisor<'a> {
                     // state names it; its creator's stack judges it.
                     Err(RemoteError::ThreadIds { .. }) if !proc.creator.is_empty() => {
                         names.extend(proc.creator.iter().cloned());
+                        frames.extend(proc.creator_frames.iter().cloned());
                     }
                     // Before start-up is over, a runtime that cannot be read
                     // is one not initialized yet: no frame exists (as the
@@ -496,6 +507,12 @@ impl<'a> Supervisor<'a> {
                             list.push(m.clone());
                         }
                     }
+                }
+                if matches!(
+                    right_name.as_str(),
+                    "clone:process" | "clone3:process" | "fork" | "vfork"
+                ) {
+                    proc.children_frames = frames.clone();
                 }
                 (d, frames, inherited, truncated)
             }

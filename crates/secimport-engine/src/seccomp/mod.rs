@@ -48,7 +48,8 @@ pub use notify::{
     set_sync_wakeup, wait, Notification, Ready,
 };
 pub use plan::{
-    plan, plan_with, trace_plan, Action, Case, FilterPlan, FirstProgram, Mode, SyscallPlan,
+    hybrid_plan, plan, plan_with, trace_plan, Action, Case, FilterPlan, FirstProgram, Mode,
+    SyscallPlan,
 };
 
 /// `AUDIT_ARCH_X86_64`: the only architecture the filters let through.

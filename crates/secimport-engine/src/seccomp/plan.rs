@@ -705,6 +705,32 @@ pub fn plan_with(compiled: &Compiled, mode: Mode, first: FirstProgram) -> Filter
     build(|r| judges.verdict(r), mode.denial())
 }
 
+/// The seccomp half of the root hybrid (`run --backend auto` in kill
+/// mode, as root): only the **dangerous** rights ([`secimport_policy::classes`]:
+/// programs, processes, writes, sockets, signals to others) that some judge
+/// may refuse are held, so that a violation among them is killed before it
+/// has any effect (a connect never reaches its peer, a file is never
+/// created); everything else is allowed by the filter and judged in the
+/// kernel by the BPF walk, as in the BPF backend alone. The fixed overrides
+/// of [`plan_with`] apply.
+pub fn hybrid_plan(compiled: &Compiled) -> FilterPlan {
+    let dangerous = secimport_policy::classes::dangerous_bitmap();
+    let judges = Judges {
+        c: compiled,
+        harmless: secimport_policy::classes::harmless_bitmap(),
+        dangerous,
+        non_python: non_python_possible(compiled, Mode::Kill, FirstProgram::Python),
+    };
+    build(
+        |r| match judges.verdict(r) {
+            Verdict::Allow => Verdict::Allow,
+            v if bitmap_contains(&dangerous, r) => v,
+            _ => Verdict::Allow,
+        },
+        Mode::Kill.denial(),
+    )
+}
+
 /// The plan for learning a policy without root (`secimport trace` on
 /// seccomp): every syscall is notified except the harmless set (memory,
 /// futexes, clocks, I/O on open descriptors, ...; `mmap`/`mprotect` only

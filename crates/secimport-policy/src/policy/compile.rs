@@ -14,12 +14,35 @@ use super::{Arguments, Mode, ModulePattern, Policy, SyscallSet, UnknownRule};
 /// argument classes ([`crate::rights::RIGHT_BITS`] bits).
 pub type Bitmap = [u64; 16];
 
-/// The bitmap of a set of syscalls.
+/// Rights that are one capability reached through two syscalls: a thread
+/// or a process started with `clone` or with `clone3`. The C library uses
+/// `clone3` where the kernel has it and falls back to `clone` on ENOSYS,
+/// which is what the seccomp backend answers (`clone3` hides its flags
+/// behind a pointer), so a policy learned on one backend must mean the same
+/// on the other: granting one grants both.
+pub const SAME_CAPABILITY: &[(&str, &str)] =
+    &[("clone", "clone3"), ("clone:process", "clone3:process")];
+
+/// The bitmap of a set of syscalls (with [`SAME_CAPABILITY`]'s pairs
+/// granted together).
 pub fn bitmap_of(set: &SyscallSet) -> Bitmap {
     let mut bitmap = [0u64; 16];
-    for syscall in set {
-        let nr = syscall.number() as usize;
+    let mut insert = |nr: u32| {
+        let nr = nr as usize;
         bitmap[nr / 64] |= 1 << (nr % 64);
+    };
+    for syscall in set {
+        insert(syscall.number());
+    }
+    for (a, b) in SAME_CAPABILITY {
+        let (a, b) = (
+            crate::rights::number_of(a).expect("a right of the table"),
+            crate::rights::number_of(b).expect("a right of the table"),
+        );
+        if set.iter().any(|s| s.number() == a || s.number() == b) {
+            insert(a);
+            insert(b);
+        }
     }
     bitmap
 }

@@ -392,24 +392,70 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     };
     let mut count = 0u64;
     let mut screen = Screen::default();
-    let start = match args.pid {
-        Some(pid) => Start::Attach(pid),
-        None => Start::Launch(&target.argv),
+
+    // The root hybrid: in kill mode, the dangerous rights are also held by
+    // a seccomp filter and judged (with the same rule) before they run.
+    let jail = if hybrid(&args, mode) {
+        let jail = launch_hybrid(&compiled, &target)?;
+        // Followed by the kernel side before its held execve is answered:
+        // not one instruction of the program runs unjudged.
+        sandbox.track_launching(jail.target).map_err(|e| {
+            jail.kill_all(&[]);
+            Failure::from(e)
+        })?;
+        Some(jail)
+    } else {
+        None
     };
-    let outcome = supervise_with(
-        &sandbox,
-        start,
-        false,
-        |ev| match ev {
-            Event::Violation(v) => {
-                count += 1;
-                let rec = violations::record(v, &sandbox, &mut names, mode.as_str());
-                learned.add(&rec.denied_by, &rec.syscall, 1, &rec.arguments);
-                if screen.show(&rec, mode == Mode::Stop) {
-                    report::say_str(&violations::render(&rec, &compiled));
+    let seccomp_sup = jail.as_ref().map(|j| {
+        crate::unprivileged::Supervisor::new(
+            &compiled,
+            &namer,
+            &target.interpreter,
+            crate::unprivileged::Action::Kill,
+            args.target.walk_limit as usize,
+            j,
+        )
+    });
+    let (tx, rx) = std::sync::mpsc::channel::<Record>();
+    let log_cell = std::cell::RefCell::new(&mut log);
+    let mut on_record = |rec: &Record| {
+        count += 1;
+        learned.add(&rec.denied_by, &rec.syscall, 1, &rec.arguments);
+        if screen.show(rec, mode == Mode::Stop) {
+            report::say_str(&violations::render(rec, &compiled));
+        }
+        log_cell.borrow_mut().append(rec);
+    };
+    let start = match (&jail, args.pid) {
+        (Some(j), _) => Start::Jail(j),
+        (None, Some(pid)) => Start::Attach(pid),
+        (None, None) => Start::Launch(&target.argv),
+    };
+    let outcome = std::thread::scope(|scope| {
+        if let (Some(sup), Some(j)) = (&seccomp_sup, &jail) {
+            use std::os::fd::AsFd;
+            let listener = j.listener.as_fd();
+            scope.spawn(move || sup.serve(listener, 2, tx));
+        } else {
+            drop(tx);
+        }
+        let outcome = supervise_with(
+            &sandbox,
+            start,
+            false,
+            |ev| {
+                // What the seccomp half held and refused (the tree is already
+                // being killed; the rest of it here).
+                for rec in rx.try_iter() {
+                    on_record(&rec);
+                    launcher::kill_all(&sandbox.live_processes());
                 }
-                log.append(&rec);
-                match mode {
+                match ev {
+                    Event::Violation(v) => {
+                        let rec = violations::record(v, &sandbox, &mut names, mode.as_str());
+                        on_record(&rec);
+                        match mode {
                     Mode::Kill => {
                         // The kernel killed the offender at syscall entry and kills the
                         // rest of the tree at their next syscall; processes blocked in
@@ -427,34 +473,43 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
                     ),
                     Mode::Log | Mode::Deny => {}
                 }
-            }
-            Event::Module { id, filename } => {
-                // A file met while the program runs (a build directory made
-                // meanwhile): its stable name may be a key of the policy.
-                let name = namer.module_name(filename);
-                if let Err(e) = install::install_rule(&sandbox, &compiled, *id, &name) {
-                    say!("secimport: warning: cannot install the rule of {name}: {e}");
-                }
-            }
-            Event::Resumed {
-                pid,
-                tid,
-                comm,
-                ts_ns,
-                nr,
-            } => {
-                let r = violations::resumed(*pid, *tid, comm, *ts_ns, *nr);
-                say!(
+                    }
+                    Event::Module { id, filename } => {
+                        // A file met while the program runs (a build directory made
+                        // meanwhile): its stable name may be a key of the policy.
+                        let name = namer.module_name(filename);
+                        if let Err(e) = install::install_rule(&sandbox, &compiled, *id, &name) {
+                            say!("secimport: warning: cannot install the rule of {name}: {e}");
+                        }
+                    }
+                    Event::Resumed {
+                        pid,
+                        tid,
+                        comm,
+                        ts_ns,
+                        nr,
+                    } => {
+                        let r = violations::resumed(*pid, *tid, comm, *ts_ns, *nr);
+                        say!(
                     "secimport: process {pid} (tid {tid}, {comm}) was continued: its {}, which the stop had \
                      interrupted, was let through",
                     r.syscall
                 );
-                log.append(&r);
-            }
-            _ => {}
-        },
-        |sandbox, live| report::progress_live(sandbox, live.len()),
-    )?;
+                        log_cell.borrow_mut().append(&r);
+                    }
+                    _ => {}
+                }
+            },
+            |sandbox, live| report::progress_live(sandbox, live.len()),
+        );
+        if let Some(sup) = &seccomp_sup {
+            sup.stop();
+        }
+        outcome
+    })?;
+    for rec in rx.try_iter() {
+        on_record(&rec);
+    }
 
     screen.summarize();
     let stats = sandbox.stats();
@@ -472,6 +527,18 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         status += &format!(
             "; {} stopped syscall(s) let through after SIGCONT",
             stats.resumed
+        );
+    }
+    if let Some(sup) = &seccomp_sup {
+        status += &format!(
+            "; {} dangerous syscalls held by seccomp, {} violations there{}",
+            thousands(sup.notifications.load(std::sync::atomic::Ordering::Relaxed)),
+            sup.violations.load(std::sync::atomic::Ordering::Relaxed),
+            if sup.killed() {
+                " (the tree was killed)"
+            } else {
+                ""
+            }
         );
     }
     say!("{status}");
@@ -613,6 +680,35 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         return Ok(EXIT_VIOLATION);
     }
     Ok(outcome.exit_status)
+}
+
+/// Whether `run` is the root hybrid: `--backend auto` as root, in kill
+/// mode, starting the program (not `--pid`). The eBPF walk judges every
+/// syscall in the kernel as usual, and a seccomp filter also holds the
+/// dangerous rights that some judge may refuse (programs, processes,
+/// writes, sockets, signals to others: [`secimport_engine::seccomp::hybrid_plan`])
+/// for the user-space supervisor, so that a violation among them is killed
+/// before it has any effect. `--backend bpf` is the eBPF backend alone.
+fn hybrid(args: &RunArgs, mode: Mode) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    root && args.backend == Backend::Auto && mode == Mode::Kill && args.pid.is_none()
+}
+
+/// Starts the target of the hybrid in a jail (its own pid namespace, the
+/// filter installed before its `execve`, which waits held until served).
+fn launch_hybrid(
+    compiled: &secimport_policy::policy::Compiled,
+    target: &target::Target,
+) -> Result<secimport_engine::jail::Jailed, Failure> {
+    use secimport_engine::seccomp;
+    use std::os::fd::AsFd;
+    let plan = seccomp::hybrid_plan(compiled);
+    let filter = seccomp::compile(&plan)
+        .map_err(|e| Failure::runtime(anyhow!("building the seccomp filter: {e}")))?;
+    let jail = secimport_engine::jail::launch(&target.argv, install_for_jail, &filter)?;
+    let _ = seccomp::set_sync_wakeup(jail.listener.as_fd());
+    Ok(jail)
 }
 
 /// `run` on the seccomp backend (no root): see `crate::unprivileged`.
