@@ -17,8 +17,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then usage; exit 0; fi
 if [[ $# -gt 1 || ${1:-} == -* ]]; then
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+    usage >&2
     exit 2
 fi
 if [[ $(id -u) -ne 0 ]]; then

@@ -2,7 +2,7 @@
 # Builds the portable wheel into dist/: the `secimport` binary with libbpf,
 # libelf, zlib and libseccomp linked in statically, against glibc 2.31, so
 # that it installs with pip on Debian bullseye and anything newer
-# (manylinux_2_31_x86_64 or an older tag, checked by maturin and auditwheel).
+# (tagged manylinux_2_31_x86_64, checked by maturin and auditwheel).
 #
 #   sudo scripts/wheel.sh            # -> dist/secimport-VERSION-py3-none-manylinux_2_31_x86_64.whl
 #
@@ -22,8 +22,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then usage; exit 0; fi
 if [[ $# -gt 0 ]]; then
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+    usage >&2
     exit 2
 fi
 if [[ $(id -u) -ne 0 ]]; then
