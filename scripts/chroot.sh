@@ -6,6 +6,7 @@
 #   sudo scripts/chroot.sh sid       # CPython 3.14 (+ headers, venv, debug build): ~1 min, 560 MB
 #   sudo scripts/chroot.sh bullseye  # CPython 3.9 (static): ~40 s, 230 MB
 #   sudo scripts/chroot.sh trixie    # CPython 3.13 (static)
+#   sudo scripts/chroot.sh bullseye-build  # bullseye + clang-16, gcc, static libs: builds the portable wheel
 #   scripts/chroot.sh --path sid     # where it is (made or not)
 #
 # (Times measured on the development VM with deb.debian.org reachable.)
@@ -32,6 +33,7 @@ if [[ $1 == --path ]]; then
     exit 0
 fi
 suite=$1
+dist=$suite
 case "$suite" in
     # The interpreter under test, its headers (tests/offsets.rs compiles
     # offsetof against them), and what a dynamically linked secimport needs.
@@ -40,7 +42,13 @@ case "$suite" in
     sid) packages="python3.14 python3.14-dev python3.14-venv python3.14-dbg libelf1t64 zlib1g ca-certificates" ;;
     trixie) packages="python3 python3-venv python3-pip libelf1t64 zlib1g" ;;
     bullseye) packages="python3 python3-venv python3-pip libelf1 zlib1g" ;;
-    *) echo "chroot.sh: unknown suite '$suite' (sid, trixie or bullseye)" >&2; exit 2 ;;
+    # The oldest glibc the wheel supports (2.31), with what scripts/wheel.sh
+    # builds it with: gcc as the linker, clang-16 for the BPF object, and the
+    # static libelf.a, libz.a and libseccomp.a linked into the binary.
+    bullseye-build)
+        dist=bullseye
+        packages="gcc libc6-dev make pkg-config clang-16 libelf-dev zlib1g-dev libseccomp-dev python3 python3-venv python3-pip ca-certificates" ;;
+    *) echo "chroot.sh: unknown suite '$suite' (sid, trixie, bullseye or bullseye-build)" >&2; exit 2 ;;
 esac
 dir="$root_dir/$suite"
 
@@ -87,9 +95,9 @@ if grep -q " $dir/" /proc/self/mounts; then
 fi
 rm -rf "$dir"
 mkdir -p "$dir"
-echo "chroot.sh: debootstrap $suite into $dir (packages: $packages)" >&2
+echo "chroot.sh: debootstrap $dist into $dir (packages: $packages)" >&2
 include=$(echo "$packages" | tr ' ' ',')
-if ! debootstrap --variant=minbase --include="$include" "$suite" "$dir" \
+if ! debootstrap --variant=minbase --include="$include" "$dist" "$dir" \
         http://deb.debian.org/debian >"$dir.log" 2>&1; then
     echo "chroot.sh: debootstrap failed; the last lines of $dir.log:" >&2
     tail -20 "$dir.log" >&2
