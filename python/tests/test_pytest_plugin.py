@@ -213,13 +213,17 @@ def shell_stack_line(suite: Path) -> str:
 
 def test_a_new_shell_fails_the_session_with_the_violation_and_its_stack(traced: Path, tmp_path: Path) -> None:
     marker = tmp_path / "shell-ran"
+    log = tmp_path / "violations.jsonl"
     proc = pytest_in(
         traced,
-        [*BASE_ARGS, "--secimport-policy", "policy.yaml", "--secimport-mode", "log"],
+        [*BASE_ARGS, "--secimport-policy", "policy.yaml", "--secimport-mode", "log", "--secimport-log", str(log)],
         env={"SUITE_SHELL_MARKER": str(marker)},
     )
     # Log mode: the shell ran and every test passed, but the session fails.
     assert marker.exists(), show(proc)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(r.get("syscall") == "execve" and r.get("action") == "log" for r in records), records
+    assert f"violations logged to {log}" in proc.stdout, show(proc)
     assert "4 passed" in proc.stdout, show(proc)
     assert proc.returncode == 1, show(proc)
     assert VIOLATIONS.search(proc.stdout), show(proc)
@@ -230,15 +234,18 @@ def test_a_new_shell_fails_the_session_with_the_violation_and_its_stack(traced: 
     assert "FAILED: the session broke its secimport policy" in proc.stdout, show(proc)
 
 
-def test_kill_mode_kills_the_session_before_the_shell_runs(traced: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["bpf", "seccomp"])
+def test_kill_mode_kills_the_session_before_the_shell_runs(traced: Path, tmp_path: Path, backend: str) -> None:
     marker = tmp_path / "shell-ran"
     proc = pytest_in(
         traced,
-        [*BASE_ARGS, "--secimport-policy", "policy.yaml", "--secimport-mode", "kill"],
+        [*BASE_ARGS, "--secimport-policy", "policy.yaml", "--secimport-mode", "kill", "--secimport-backend", backend],
         env={"SUITE_SHELL_MARKER": str(marker)},
     )
     assert not marker.exists(), show(proc)
     assert proc.returncode == 1, show(proc)
+    name = {"bpf": "eBPF", "seccomp": "seccomp"}[backend]
+    assert f"(kill mode, {name} backend)" in proc.stderr, show(proc)
     assert "the session was KILLED at its first violation" in proc.stdout, show(proc)
     assert "running then: test_suite.py::test_maybe_shell" in proc.stdout, show(proc)
     assert shell_stack_line(traced) in proc.stdout, show(proc)
