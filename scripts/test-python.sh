@@ -55,12 +55,15 @@ echo "    $(basename "$wheel") ($(du -h "$wheel" | cut -f1))" >&2
 
 echo "==> installing it into a fresh virtualenv of $PYTHON${CHROOT:+ (in the $CHROOT chroot)}" >&2
 inside "$PYTHON" -m venv "$work/venv"
-inside "$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" "pytest>=7"
+# pytest-xdist: the pytest plugin's tests run a suite with `-n 2`.
+inside "$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" "pytest>=7" pytest-xdist
 
 echo "==> pytest (python/tests, against the installed wheel)" >&2
 # Run from outside the repository so that `import secimport` can only find the
 # installed package; SECIMPORT_BIN must not point the tests elsewhere.
 cd "$work"
-inside env -u SECIMPORT_BIN -u PYTHONPATH SECIMPORT_TEST_INSTALLED=1 \
+# SECIMPORT_TEST_PYPI=1: PyPI is reachable here (pip just installed pytest), so
+# the pytest plugin's third-party suite test fails, never skips, without it.
+inside env -u SECIMPORT_BIN -u PYTHONPATH SECIMPORT_TEST_INSTALLED=1 SECIMPORT_TEST_PYPI=1 \
     PATH="$work/venv/bin:$PATH" \
     "$work/venv/bin/python" -m pytest -p no:cacheprovider -q "$repo/python/tests" "$@"
