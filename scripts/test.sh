@@ -46,8 +46,13 @@ echo "==> acceptance: workloads traced once, then run 3 times in kill mode on th
 python3 bench/acceptance.py --quick --only multiprocessing,asyncio,http-server,git-driver \
     --secimport ./target/release/secimport 2>&1 | tee "$log/acceptance.txt"
 
+echo "==> portable wheel: built on bullseye (manylinux_2_31), installed and run on bullseye and trixie" >&2
+scripts/wheel.sh 2>&1 | tee "$log/wheel.txt"
+scripts/test-wheel.sh 2>&1 | tee "$log/test-wheel.txt"
+wheel=$(grep -E '^test-wheel: [0-9]+ passed' "$log/test-wheel.txt" | awk '{print $2}')
+
 # One closing line for the whole suite (any failure above already stopped it).
 rust=$(grep -E '^test result: ok\.' "$log/cargo.txt" | awk '{s += $4} END {print s + 0}')
 py=$(cat "$log"/pytest-*.txt | grep -E '^[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
-echo "secimport: Rust $rust passed, Python ${py:-0} passed, benchmark smoke run ok, acceptance (quick) ok"
-echo "tests: $((rust + ${py:-0})) passed, 0 failed"
+echo "secimport: Rust $rust passed, Python ${py:-0} passed, portable wheel ${wheel:-0} checks passed, benchmark smoke run ok, acceptance (quick) ok"
+echo "tests: $((rust + ${py:-0} + ${wheel:-0})) passed, 0 failed"
