@@ -44,6 +44,25 @@ pub enum DefaultAction {
     Log,
 }
 
+/// What the container runtime does between loading the profile and the
+/// container's program's first instruction, which the profile must allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// A runtime that loads the profile right before it executes the
+    /// program: [`RUNTIME`] (`execve`) only.
+    Exec,
+    /// runc (Docker's and containerd's default; measured with runc 1.1.5):
+    /// after loading the profile its init also opens its exec FIFO through
+    /// `/proc/self/fd/N` with exactly `O_WRONLY|O_CLOEXEC`, writes to it,
+    /// and calls `fstatfs`. The profile then allows `openat` with exactly
+    /// those flags: a program of the container can open an *existing* file
+    /// write-only with them (no create, truncate or append).
+    Runc,
+}
+
+/// `O_WRONLY|O_CLOEXEC`: the flags of runc's exec-FIFO open.
+pub const RUNC_FIFO_FLAGS: u64 = (libc::O_WRONLY | libc::O_CLOEXEC) as u64;
+
 /// How a profile is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -51,6 +70,7 @@ pub struct Options {
     /// Allow the `:pycache` classes (and so every writing form of their
     /// syscalls, which seccomp cannot tell apart by path).
     pub pycache: bool,
+    pub runtime: Runtime,
 }
 
 impl Default for Options {
@@ -58,6 +78,7 @@ impl Default for Options {
         Options {
             default_action: DefaultAction::Errno,
             pycache: false,
+            runtime: Runtime::Runc,
         }
     }
 }
@@ -96,9 +117,13 @@ pub const ARCHITECTURES: &[ArchDecision] = &[
     },
 ];
 
-/// What the runtime itself does after it loaded the profile and before the
+/// What every runtime does after it loaded the profile and before the
 /// container's program runs: it executes that program.
 pub const RUNTIME: &[&str] = &["execve"];
+
+/// What runc does besides [`RUNTIME`] (see [`Runtime::Runc`]): `write` to
+/// the FIFO, `fstatfs`, `close` (and the FIFO's `openat`, a rule of its own).
+pub const RUNC: &[&str] = &["write", "fstatfs", "close"];
 
 /// An OCI `linux.seccomp` object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -186,7 +211,7 @@ pub enum ExportError {
 /// The whole-process union of `policy` (rights by number), with the
 /// harmless set, [`RUNTIME`], `clone3`'s rights given to `clone`, and the
 /// `:pycache` classes unless `pycache`.
-pub fn union(policy: &Policy, pycache: bool) -> Result<Bitmap, ExportError> {
+pub fn union(policy: &Policy, pycache: bool, runtime: Runtime) -> Result<Bitmap, ExportError> {
     let c = policy.compile();
     if c.unknown == UnknownRule::Allow {
         return Err(ExportError::UnknownAllow(policy.metadata.name.clone()));
@@ -208,7 +233,7 @@ pub fn union(policy: &Policy, pycache: bool) -> Result<Bitmap, ExportError> {
         add(&set);
     }
     let mut set = |r: u32| u[r as usize / 64] |= 1 << (r % 64);
-    for name in RUNTIME {
+    for name in runtime_names(runtime) {
         set(crate::syscalls::number(name).expect("RUNTIME names x86-64 syscalls"));
     }
     let classes = crate::forms::classes();
@@ -225,6 +250,15 @@ pub fn union(policy: &Policy, pycache: bool) -> Result<Bitmap, ExportError> {
         }
     }
     Ok(u)
+}
+
+/// The syscalls `runtime` makes after loading the profile.
+fn runtime_names(runtime: Runtime) -> impl Iterator<Item = &'static str> {
+    let runc: &[&str] = match runtime {
+        Runtime::Exec => &[],
+        Runtime::Runc => RUNC,
+    };
+    RUNTIME.iter().chain(runc).copied()
 }
 
 /// The rules for syscall `nr` (called `name`) under union `u`: none (the
@@ -361,7 +395,7 @@ fn not_in(refused: &[u32]) -> Vec<(u64, u64)> {
 
 /// The profile of `policy` (see the module's documentation).
 pub fn export(policy: &Policy, options: Options) -> Result<Export, ExportError> {
-    let u = union(policy, options.pycache)?;
+    let u = union(policy, options.pycache, options.runtime)?;
     let mut notes = Vec::new();
     let classes = crate::forms::classes();
     let mut plain: Vec<&str> = Vec::new();
@@ -381,12 +415,12 @@ pub fn export(policy: &Policy, options: Options) -> Result<Export, ExportError> 
             .any(|s| bitmap_contains(s, r))
             || c.rules().any(|(_, s)| bitmap_contains(&s, r))
     };
-    for name in RUNTIME {
+    for name in runtime_names(options.runtime) {
         let n = crate::syscalls::number(name).expect("RUNTIME names x86-64 syscalls");
-        if !listed_by_policy(n) {
+        if !listed_by_policy(n) && !crate::classes::HARMLESS.contains(&name) {
             notes.push(format!(
-                "{name}: allowed although the policy does not list it: the runtime runs the \
-                 container's program with it"
+                "{name}: allowed although the policy does not list it: the container runtime \
+                 makes it after loading the profile"
             ));
         }
     }
@@ -411,7 +445,22 @@ pub fn export(policy: &Policy, options: Options) -> Result<Export, ExportError> 
             }
             continue;
         }
-        let (conditions, note) = rules_for(n, name, &u);
+        let (mut conditions, mut note) = rules_for(n, name, &u);
+        if n == nr::OPENAT
+            && options.runtime == Runtime::Runc
+            && !conditions.iter().any(|c| c.is_empty())
+        {
+            let fifo = note.get_or_insert_with(|| {
+                "openat: runc opens its exec FIFO with exactly O_WRONLY|O_CLOEXEC after \
+                 loading the profile, so that open is allowed: a program of the container \
+                 can open an existing file write-only with exactly those flags"
+                    .to_string()
+            });
+            if !fifo.contains("exec FIFO") {
+                fifo.push_str("; runc's exec FIFO open (O_WRONLY|O_CLOEXEC) is allowed too");
+            }
+            conditions.push(vec![Arg::cmp(2, "SCMP_CMP_EQ", RUNC_FIFO_FLAGS)]);
+        }
         if let Some(note) = &note {
             notes.push(note.clone());
         }

@@ -3,7 +3,7 @@
 //! by its own reading of the rules (`Profile::decide`, libseccomp's first-match semantics); the
 //! end-to-end test (`crates/secimport/tests/export.rs`) loads it with libseccomp and runs programs.
 
-use secimport_policy::oci::{export, DefaultAction, Export, Options, Profile};
+use secimport_policy::oci::{export, DefaultAction, Export, Options, Profile, Runtime};
 use secimport_policy::policy::{Format, Policy};
 
 fn policy(spec: &str) -> Policy {
@@ -47,7 +47,7 @@ fn header_names_the_default_action_and_one_architecture() {
     ] {
         let options = Options {
             default_action: action,
-            pycache: false,
+            ..Options::default()
         };
         let p = export(&policy(SPEC), options).unwrap().profile;
         assert_eq!((p.default_action, p.default_errno_ret), (want, None));
@@ -86,7 +86,11 @@ fn every_bucket_and_module_is_in_the_union() {
 
 #[test]
 fn reading_opens_only_when_no_module_writes() {
-    let p = exported(SPEC).profile;
+    let exec_only = Options {
+        runtime: Runtime::Exec,
+        ..Options::default()
+    };
+    let p = export(&policy(SPEC), exec_only).unwrap().profile;
     let rules = p.rules_for("openat");
     assert_eq!(rules.len(), 1, "{rules:?}");
     assert_eq!(
@@ -111,6 +115,32 @@ fn reading_opens_only_when_no_module_writes() {
             "{flag:o}"
         );
     }
+    assert_eq!(
+        p.decide(
+            "openat",
+            &args(0, 0, (libc::O_WRONLY | libc::O_CLOEXEC) as u64)
+        ),
+        EPERM
+    );
+    // For runc: its exec FIFO's open, exactly O_WRONLY|O_CLOEXEC, and nothing more.
+    let e = exported(SPEC);
+    let fifo = (libc::O_WRONLY | libc::O_CLOEXEC) as u64;
+    assert_eq!(e.profile.decide("openat", &args(0, 0, fifo)), ALLOW);
+    assert_eq!(e.profile.decide("openat", &args(0, 0, 0)), ALLOW);
+    for flags in [
+        libc::O_WRONLY,
+        libc::O_WRONLY | libc::O_CLOEXEC | libc::O_CREAT,
+        libc::O_WRONLY | libc::O_CLOEXEC | libc::O_TRUNC,
+        libc::O_RDWR | libc::O_CLOEXEC,
+    ] {
+        assert_eq!(e.profile.decide("openat", &args(0, 0, flags as u64)), EPERM);
+    }
+    assert!(
+        e.notes.iter().any(|n| n.contains("exec FIFO")),
+        "{:?}",
+        e.notes
+    );
+    assert_eq!(e.profile.decide("fstatfs", &[0; 6]), ALLOW);
     // With a module that writes, every openat.
     let p = exported(&SPEC.replace("app: [", "app: [\"openat:write\", ")).profile;
     assert_eq!(p.decide("openat", &args(0, 0, 0o101)), ALLOW);

@@ -140,6 +140,19 @@ pub struct ExportArgs {
     /// Without it CPython simply does not write `.pyc` files.
     #[arg(long)]
     pub pycache: bool,
+    /// The container runtime that loads the profile: what it does between
+    /// loading the profile and running the program is allowed too.
+    #[arg(long, value_enum, default_value_t = ExportRuntime::Runc)]
+    pub runtime: ExportRuntime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportRuntime {
+    /// runc (Docker's and containerd's default): execve, plus its exec-FIFO
+    /// open (openat with exactly O_WRONLY|O_CLOEXEC), write, close, fstatfs.
+    Runc,
+    /// A runtime that loads the profile right before execve: execve only.
+    Exec,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -474,3 +474,182 @@ fn the_command_reports_bad_input_with_exit_2() {
         help.stdout.contains("WHOLE-PROCESS UNION") && help.stdout.contains("--default-action")
     );
 }
+
+/// The repository's `scripts/`.
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts")
+        .join(name)
+}
+
+/// Runs `runc run` on a bundle whose rootfs is the trixie chroot, the case's directory bound at
+/// its own path, running `python3 export_app.py MODE DIR` under `profile` (none: no seccomp).
+fn runc(case: &Case, rootfs: &Path, mode: &str, profile: Option<&Value>, tag: &str) -> Ran {
+    let bundle = case.path(&format!("bundle-{tag}-{mode}"));
+    std::fs::create_dir_all(&bundle).unwrap();
+    let status = Command::new("runc")
+        .args(["spec", "--bundle"])
+        .arg(&bundle)
+        .status()
+        .expect("run runc spec");
+    assert!(status.success());
+    let path = bundle.join("config.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let dir = case.dir().display().to_string();
+    config["root"] = serde_json::json!({"path": rootfs, "readonly": true});
+    config["process"]["terminal"] = false.into();
+    config["process"]["args"] = serde_json::json!([
+        "/usr/bin/python3",
+        format!("{dir}/export_app.py"),
+        mode,
+        dir
+    ]);
+    let mounts = config["mounts"].as_array_mut().unwrap();
+    mounts.push(serde_json::json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}));
+    mounts.push(serde_json::json!({"destination": dir, "type": "bind", "source": dir, "options": ["rbind", "rw"]}));
+    if let Some(profile) = profile {
+        config["linux"]["seccomp"] = profile.clone();
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let id = format!("secimport-export-{}-{tag}-{mode}", std::process::id());
+    let out = case.path(&format!("runc-{tag}-{mode}.stdout"));
+    let err = case.path(&format!("runc-{tag}-{mode}.stderr"));
+    let mut child = Command::new("runc")
+        .args(["run", "--bundle"])
+        .arg(&bundle)
+        .arg(&id)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .expect("run runc");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = Command::new("runc").args(["delete", "-f", &id]).status();
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("runc {mode}: no exit within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ran {
+        status,
+        stdout: std::fs::read_to_string(out).unwrap(),
+        stderr: std::fs::read_to_string(err).unwrap(),
+    }
+}
+
+/// The whole path with a real runtime: the program traced in Debian trixie (the chroot of
+/// `scripts/chroot.sh trixie`: secimport needs glibc 2.34, which bullseye lacks, to run inside
+/// it), its profile loaded by runc with that chroot as the container's rootfs.
+#[test]
+fn runc_runs_the_container_under_the_profile() {
+    ensure_packages(&["runc"]);
+    common::require_root();
+    let made = Command::new(script("chroot.sh"))
+        .arg("trixie")
+        .status()
+        .expect("run scripts/chroot.sh");
+    assert!(made.success(), "scripts/chroot.sh trixie failed");
+    let rootfs = PathBuf::from(
+        String::from_utf8(
+            Command::new(script("chroot.sh"))
+                .args(["--path", "trixie"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .trim(),
+    );
+    let case = Case::without_interpreter();
+    let dir = case.dir().display().to_string();
+    // Copy the program (no interpreter needed on the host).
+    std::fs::create_dir_all(case.path("helpers")).unwrap();
+    for name in [
+        "export_app.py",
+        "helpers/__init__.py",
+        "helpers/export_worker.py",
+    ] {
+        std::fs::copy(common::program(name), case.path(name)).unwrap();
+    }
+    std::fs::write(case.path("data.json"), r#"{"a": [1, 2, 3], "b": "x"}"#).unwrap();
+    let traced = Command::new(script("in-chroot.sh"))
+        .arg("trixie")
+        .arg(common::secimport_bin())
+        .args(["trace", "-o"])
+        .arg(case.path("trace.json"))
+        .args(["--", "/usr/bin/python3"])
+        .arg(case.path("export_app.py"))
+        .args(["benign", &dir])
+        .current_dir(case.dir())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("run scripts/in-chroot.sh");
+    assert!(
+        traced.status.success(),
+        "trace in trixie: {}",
+        String::from_utf8_lossy(&traced.stderr)
+    );
+    let policy = case.path("policy.yaml");
+    case.secimport(&[
+        OsString::from("build"),
+        case.path("trace.json").into(),
+        "-o".into(),
+        policy.clone().into(),
+    ])
+    .assert_code(0);
+    let export = |runtime: &str| -> Value {
+        let out = case.secimport(&[
+            OsString::from("export"),
+            policy.clone().into(),
+            "--runtime".into(),
+            runtime.into(),
+        ]);
+        out.assert_code(0);
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    let profile = export("runc");
+
+    let plain = runc(&case, &rootfs, "benign", None, "plain");
+    assert!(plain.status.success(), "{}", plain.describe());
+    assert!(plain.stdout.starts_with("digest "), "{}", plain.describe());
+    let ran = runc(&case, &rootfs, "benign", Some(&profile), "runc");
+    assert_eq!(ran.status.code(), Some(0), "{}", ran.describe());
+    assert_eq!(ran.stdout, plain.stdout, "{}", ran.describe());
+
+    let plain = runc(&case, &rootfs, "shell", None, "plain");
+    assert!(plain.stdout.contains("shell-ran"), "{}", plain.describe());
+    let ran = runc(&case, &rootfs, "shell", Some(&profile), "runc");
+    assert!(!ran.stdout.contains("shell-ran"), "{}", ran.describe());
+    assert!(
+        ran.stdout.contains("os.system returned 32512"),
+        "{}",
+        ran.describe()
+    );
+
+    let plain = runc(&case, &rootfs, "write", None, "plain");
+    assert!(
+        plain.stdout.contains("wrote out.txt"),
+        "{}",
+        plain.describe()
+    );
+    std::fs::remove_file(case.path("out.txt")).unwrap();
+    let ran = runc(&case, &rootfs, "write", Some(&profile), "runc");
+    assert_eq!(ran.status.code(), Some(3), "{}", ran.describe());
+    assert!(
+        ran.stdout.contains("write refused: 1"),
+        "{}",
+        ran.describe()
+    );
+    assert!(!case.path("out.txt").exists());
+
+    // Without runc's own needs (--runtime exec), runc cannot even start the program.
+    let ran = runc(&case, &rootfs, "benign", Some(&export("exec")), "exec");
+    assert!(!ran.status.success(), "{}", ran.describe());
+    assert!(ran.stderr.contains("exec fifo"), "{}", ran.describe());
+}

@@ -7,10 +7,10 @@ use std::io::Write;
 
 use anyhow::anyhow;
 use secimport_policy::files::write_atomically;
-use secimport_policy::oci::{export, DefaultAction, Options};
+use secimport_policy::oci::{export, DefaultAction, Options, Runtime};
 use secimport_policy::policy::Policy;
 
-use crate::cli::{ExportArgs, ExportDefault, ExportFormat};
+use crate::cli::{ExportArgs, ExportDefault, ExportFormat, ExportRuntime};
 use crate::commands::Failure;
 
 pub const LONG_ABOUT: &str = "Write a policy as a container runtime's seccomp profile: the \
@@ -19,8 +19,9 @@ Kubernetes (`seccompProfile: {type: Localhost}`), podman, runc and crun load.
 
 A seccomp filter cannot see Python stacks, so the profile holds the WHOLE-PROCESS UNION of the \
 policy: every right any module may use, plus base, startup, frameless, children and every \
-programs entry (child programs run in the same container), plus the harmless set and execve \
-(the runtime starts the container's program with it). Everything else gets --default-action. \
+programs entry (child programs run in the same container), plus the harmless set and what the \
+runtime does after loading the profile (--runtime: execve; runc also opens its exec FIFO with \
+exactly O_WRONLY|O_CLOEXEC, writes to it and calls fstatfs). Everything else gets --default-action. \
 Argument classes become register rules where a register tells them apart: openat without \
 openat:write only when its flags hold none of O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND; clone \
 without clone:process only with CLONE_THREAD (clone3, whose flags are in memory, fails with \
@@ -50,6 +51,10 @@ pub fn run(args: ExportArgs) -> Result<i32, Failure> {
             ExportDefault::Log => DefaultAction::Log,
         },
         pycache: args.pycache,
+        runtime: match args.runtime {
+            ExportRuntime::Runc => Runtime::Runc,
+            ExportRuntime::Exec => Runtime::Exec,
+        },
     };
     let exported = export(&policy, options)
         .map_err(|e| Failure::usage(anyhow!("{}: {e}", args.policy.display())))?;
