@@ -6,7 +6,8 @@ and prints the result: traced, then run under the profile, it must print the sam
 a cold `__pycache__`: the profile leaves the import system's writes out and CPython goes on).
 `shell DIR` then runs `os.system` (a process clone the policy never allowed) and `write DIR` opens
 DIR/out.txt for writing (`openat:write`, never traced): both are refused with EPERM under the
-profile, and both work without it.
+profile, and both work without it. `x32 DIR` makes a syscall of the x32 ABI, which the profile
+does not list: its thread is killed in the syscall (libseccomp's bad-architecture action).
 """
 
 import os
@@ -27,5 +28,11 @@ elif mode == "write":
     except PermissionError as e:
         print("write refused:", e.errno, flush=True)
         sys.exit(3)
+elif mode == "x32":
+    import ctypes
+
+    # getpid on the x32 ABI (bit 30 of the number): not the policy's architecture.
+    result = ctypes.CDLL(None).syscall(0x40000000 | 39)
+    print("x32 getpid returned", result, flush=True)
 elif mode != "benign":
     sys.exit(f"unknown mode {mode}")

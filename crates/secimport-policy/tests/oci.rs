@@ -148,6 +148,27 @@ fn reading_opens_only_when_no_module_writes() {
 }
 
 #[test]
+fn exec_mappings_and_plain_open() {
+    // mprotect is harmless, mprotect:exec nobody's; mmap:exec is startup's.
+    let p = exported(&SPEC.replace("base: [openat,", "base: [open, openat,")).profile;
+    let exec = libc::PROT_READ | libc::PROT_EXEC;
+    assert_eq!(
+        p.decide("mprotect", &args(0, 4096, libc::PROT_READ as u64)),
+        ALLOW
+    );
+    assert_eq!(p.decide("mprotect", &args(0, 4096, exec as u64)), EPERM);
+    assert_eq!(
+        p.decide("pkey_mprotect", &args(0, 4096, exec as u64)),
+        EPERM
+    );
+    assert_eq!(p.decide("mmap", &args(0, 4096, exec as u64)), ALLOW);
+    // open: flags are its second argument.
+    assert_eq!(p.decide("open", &args(0, 0, 0)), ALLOW);
+    assert_eq!(p.decide("open", &args(0, libc::O_RDWR as u64, 0)), EPERM);
+    assert_eq!(p.decide("open", &args(0, libc::O_APPEND as u64, 0)), EPERM);
+}
+
+#[test]
 fn pycache_writes_are_left_out_unless_asked() {
     let e = exported(SPEC);
     assert!(

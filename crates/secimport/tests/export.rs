@@ -293,6 +293,26 @@ fn the_profile_runs_the_traced_program_and_refuses_the_rest() {
     );
     assert!(!case.path("out.txt").exists());
 
+    // An architecture the profile does not list (the x32 ABI): killed, whatever the default.
+    let plain_x32 = launch(&case, &app, "x32", None, false);
+    assert!(
+        plain_x32.stdout.contains("x32 getpid returned"),
+        "{}",
+        plain_x32.describe()
+    );
+    let ran = launch(&case, &app, "x32", Some(&filter), false);
+    assert_eq!(
+        ran.status.signal(),
+        Some(libc::SIGSYS),
+        "{}",
+        ran.describe()
+    );
+    assert!(
+        !ran.stdout.contains("x32 getpid returned"),
+        "{}",
+        ran.describe()
+    );
+
     // --default-action kill: the benign run makes no syscall outside the profile (it would die);
     // the shell kills the process with SIGSYS.
     let killing = traced_profile(&case, &app, &["--default-action", "kill"]);
