@@ -293,7 +293,10 @@ fn the_profile_runs_the_traced_program_and_refuses_the_rest() {
     );
     assert!(!case.path("out.txt").exists());
 
-    // An architecture the profile does not list (the x32 ABI): killed, whatever the default.
+    // An architecture the profile does not list (the x32 ABI): libseccomp's bad-architecture
+    // action (its default, SCMP_ACT_KILL_THREAD) kills the thread in the syscall, whatever the
+    // default action: the syscall never returns. (The process's exit status then varies: both
+    // SIGSYS and 0 were seen.)
     let plain_x32 = launch(&case, &app, "x32", None, false);
     assert!(
         plain_x32.stdout.contains("x32 getpid returned"),
@@ -301,12 +304,7 @@ fn the_profile_runs_the_traced_program_and_refuses_the_rest() {
         plain_x32.describe()
     );
     let ran = launch(&case, &app, "x32", Some(&filter), false);
-    assert_eq!(
-        ran.status.signal(),
-        Some(libc::SIGSYS),
-        "{}",
-        ran.describe()
-    );
+    assert!(ran.stdout.starts_with("digest "), "{}", ran.describe());
     assert!(
         !ran.stdout.contains("x32 getpid returned"),
         "{}",
