@@ -11,15 +11,19 @@
 //! - [`arguments`]: argument values (`exec`, `write`, `connect`, `bind`
 //!   patterns), what a module's value-carrying rights may target.
 //! - [`files`]: bounded reading of input files, checked and atomic writes.
+//! - [`forms`]: how each syscall splits into rights on its register arguments.
+//! - [`oci`]: a policy as an OCI runtime seccomp profile (`secimport export`).
 
 pub mod arguments;
 pub mod build;
 pub mod classes;
 pub mod files;
+pub mod forms;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod groups;
 pub mod naming;
+pub mod oci;
 pub mod policy;
 pub mod rights;
 mod show;

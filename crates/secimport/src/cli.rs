@@ -35,6 +35,9 @@ pub enum Command {
     Run(RunArgs),
     /// Trace, build and run in one go, asking before each step.
     Interactive(InteractiveArgs),
+    /// Write a policy as a container runtime's seccomp profile (Docker, Kubernetes, runc).
+    #[command(long_about = crate::commands::export::LONG_ABOUT)]
+    Export(ExportArgs),
     /// Supervise a running Python process for the Python API (`secure_import`,
     /// `sandboxed`); driven over stdin/stdout, see the Python package.
     Guard(GuardArgs),
@@ -113,6 +116,61 @@ pub enum UnknownArg {
     Allow,
     /// Any syscall made while an unnamed module is on the stack is a violation.
     Deny,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The policy to export (.yaml, .yml or .json, as `build` writes it).
+    #[arg(value_name = "POLICY")]
+    pub policy: PathBuf,
+    /// The output format (the only one: an OCI runtime-spec `linux.seccomp` object).
+    #[arg(long, value_enum, default_value_t = ExportFormat::OciSeccomp)]
+    pub format: ExportFormat,
+    /// Write the profile to FILE (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// What the profile does with a syscall the policy does not allow:
+    /// fail it with EPERM, kill the process (SIGSYS), or run it and log it
+    /// to the kernel's audit log.
+    #[arg(long, value_enum, default_value_t = ExportDefault::Errno)]
+    pub default_action: ExportDefault,
+    /// Also allow the import system's writes of compiled modules (the
+    /// `:pycache` classes). Seccomp cannot see paths: this allows every
+    /// writing open, mkdir, rename and unlink the policy gives no module.
+    /// Without it CPython simply does not write `.pyc` files.
+    #[arg(long)]
+    pub pycache: bool,
+    /// The container runtime that loads the profile: what it does between
+    /// loading the profile and running the program is allowed too.
+    #[arg(long, value_enum, default_value_t = ExportRuntime::Runc)]
+    pub runtime: ExportRuntime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportRuntime {
+    /// runc (Docker's and containerd's default): execve, plus its exec-FIFO
+    /// open (openat with exactly O_WRONLY|O_CLOEXEC), write, close, fstatfs.
+    Runc,
+    /// A runtime that loads the profile right before execve: execve only.
+    Exec,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// An OCI runtime seccomp profile (JSON): `docker run --security-opt
+    /// seccomp=FILE`, Kubernetes `seccompProfile: Localhost`, `linux.seccomp`
+    /// of a runc/crun config.json.
+    OciSeccomp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportDefault {
+    /// SCMP_ACT_ERRNO with defaultErrnoRet 1 (EPERM).
+    Errno,
+    /// SCMP_ACT_KILL_PROCESS.
+    Kill,
+    /// SCMP_ACT_LOG: allowed, written to the audit log.
+    Log,
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,9 @@
 
 use secimport_policy::policy::{bitmap_contains, Bitmap, Compiled, UnknownRule};
 
-use super::{classes, nr, regs, AUDIT_ARCH_X86_64, NR_SYSCALLS, X32_SYSCALL_BIT};
+use secimport_policy::forms::{shape, Shape};
+
+use super::{nr, regs, AUDIT_ARCH_X86_64, NR_SYSCALLS, X32_SYSCALL_BIT};
 
 /// What the kernel does with a syscall (or one register form of it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -254,139 +256,6 @@ enum Verdict {
     Deny,
     /// It depends on who makes it: the supervisor must judge.
     Judge,
-}
-
-/// The register forms of a syscall, each with the rights it may turn out
-/// to be (more than one when what tells them apart is not a register).
-enum Shape {
-    Plain,
-    Bits {
-        arg: u8,
-        mask: u64,
-        clear: Vec<u32>,
-        set: Vec<u32>,
-    },
-    Null {
-        arg: u8,
-        zero: Vec<u32>,
-        nonzero: Vec<u32>,
-    },
-    Values {
-        arg: u8,
-        cases: Vec<(u32, Vec<u32>)>,
-        other: Vec<u32>,
-    },
-    /// The filter cannot tell the forms apart: pointed-to memory (openat2's
-    /// flags, clone3's, socket addresses), the caller's identity (kill
-    /// aimed at itself or another) or a path (the `:pycache` classes).
-    Opaque(Vec<u32>),
-}
-
-/// The import system's class of syscall `name` (`mkdir:pycache`).
-fn pycache(name: &str) -> u32 {
-    secimport_policy::rights::class_named(&format!("{name}:pycache"))
-        .unwrap_or_else(|| panic!("{name}:pycache is in rights_table.rs"))
-        .right
-}
-
-/// How syscall `n` splits into rights: `bpf/lib/args.h`, plus the
-/// `:pycache` reclassification of writes (`bpf/lib/values.h`).
-fn shape(n: u32) -> Shape {
-    let c = classes();
-    let name = secimport_policy::syscalls::name(n).unwrap_or("");
-    let family_cases = |unix: u32, inet: u32| {
-        vec![
-            (regs::AF_UNIX, vec![unix]),
-            (regs::AF_INET, vec![inet]),
-            (regs::AF_INET6, vec![inet]),
-        ]
-    };
-    match n {
-        nr::OPEN => Shape::Bits {
-            arg: 1,
-            mask: regs::OPEN_WRITE_FLAGS,
-            clear: vec![n],
-            set: vec![c.open_write, pycache(name)],
-        },
-        nr::OPENAT => Shape::Bits {
-            arg: 2,
-            mask: regs::OPEN_WRITE_FLAGS,
-            clear: vec![n],
-            set: vec![c.openat_write, pycache(name)],
-        },
-        nr::OPENAT2 => Shape::Opaque(vec![n, c.openat2_write, pycache(name)]),
-        nr::CLONE => Shape::Bits {
-            arg: 0,
-            mask: regs::CLONE_THREAD,
-            clear: vec![c.clone_process],
-            set: vec![n],
-        },
-        nr::CLONE3 => Shape::Opaque(vec![n, c.clone3_process]),
-        nr::KILL => Shape::Opaque(vec![n, c.kill_other]),
-        nr::TGKILL => Shape::Opaque(vec![n, c.tgkill_other]),
-        nr::TKILL => Shape::Opaque(vec![n, c.tkill_other]),
-        nr::SOCKET => {
-            let mut cases = family_cases(c.socket_unix, c.socket_inet);
-            cases.push((regs::AF_NETLINK, vec![c.socket_netlink]));
-            cases.push((regs::AF_PACKET, vec![c.socket_packet]));
-            Shape::Values {
-                arg: 0,
-                cases,
-                other: vec![c.socket_other],
-            }
-        }
-        nr::CONNECT => Shape::Opaque(c.connect.to_vec()),
-        nr::BIND => Shape::Opaque(c.bind.to_vec()),
-        nr::SENDTO => Shape::Null {
-            arg: 4,
-            zero: vec![n],
-            nonzero: c.sendto.to_vec(),
-        },
-        nr::SENDMSG => Shape::Opaque([&[n][..], &c.sendmsg[..]].concat()),
-        nr::MMAP | nr::MPROTECT | nr::PKEY_MPROTECT => Shape::Bits {
-            arg: 2,
-            mask: regs::PROT_EXEC,
-            clear: vec![n],
-            set: vec![match n {
-                nr::MMAP => c.mmap_exec,
-                nr::MPROTECT => c.mprotect_exec,
-                _ => c.pkey_mprotect_exec,
-            }],
-        },
-        nr::IOCTL => Shape::Values {
-            arg: 1,
-            cases: vec![
-                (regs::TIOCSTI, vec![c.ioctl_tty_inject]),
-                (regs::TIOCLINUX, vec![c.ioctl_tty_inject]),
-            ],
-            other: vec![n],
-        },
-        nr::PRCTL => Shape::Values {
-            arg: 0,
-            cases: vec![
-                (regs::PR_SET_DUMPABLE, vec![c.prctl_dumpable]),
-                (regs::PR_SET_PTRACER, vec![c.prctl_ptracer]),
-            ],
-            other: vec![n],
-        },
-        nr::FCNTL => Shape::Values {
-            arg: 1,
-            cases: vec![
-                (regs::F_SETOWN, vec![c.fcntl_setown]),
-                (regs::F_SETSIG, vec![c.fcntl_setown]),
-                (regs::F_SETOWN_EX, vec![c.fcntl_setown]),
-            ],
-            other: vec![n],
-        },
-        nr::MKDIR
-        | nr::MKDIRAT
-        | nr::RENAME
-        | nr::RENAMEAT
-        | nr::RENAMEAT2
-        | nr::UNLINK
-        | nr::UNLINKAT => Shape::Opaque(vec![n, pycache(name)]),
-        _ => Shape::Plain,
-    }
 }
 
 /// The rights the register form of syscall `n` with `args` may turn out

@@ -3,6 +3,7 @@
 use crate::cli::{Cli, Command};
 
 pub mod build;
+pub mod export;
 pub mod guard;
 pub mod interactive;
 pub mod run;
@@ -74,6 +75,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Build(args) => build::run(args),
         Command::Run(args) => run::run(args),
         Command::Interactive(args) => interactive::run(args),
+        Command::Export(args) => export::run(args),
         Command::Guard(args) => guard::run(args),
     }
 }
