@@ -18,9 +18,10 @@ trap 'rm -rf "$log"' EXIT
 
 # Interpreters the machine image lacks: CPython 3.14 from Debian sid and the
 # static 3.9 of bullseye, in chroots (about a minute each the first time).
-echo "==> chroots with Debian's CPython 3.14 (sid) and 3.9 (bullseye)" >&2
+echo "==> chroots: Debian sid (CPython 3.14), bullseye (static 3.9), trixie (3.13)" >&2
 scripts/chroot.sh sid
 scripts/chroot.sh bullseye
+scripts/chroot.sh trixie   # the OCI export test runs runc with it as the rootfs; the wheel is installed there
 
 echo "==> cargo test (workspace)" >&2
 cargo test --workspace --release 2>&1 | tee "$log/cargo.txt"
