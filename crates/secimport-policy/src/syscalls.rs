@@ -85,53 +85,37 @@ pub fn suggest(name: &str) -> Option<&'static str> {
         .strip_prefix("__x64_sys_")
         .or_else(|| wanted.strip_prefix("sys_"))
         .unwrap_or(&wanted);
-    let wanted: Vec<char> = wanted.chars().collect();
-    if wanted.is_empty() {
-        return None;
-    }
-    let limit = (wanted.len() / 3).clamp(1, 3);
-    let mut best: Option<(usize, usize, &'static str)> = None;
-    for (_, candidate) in all() {
-        let chars: Vec<char> = candidate.chars().collect();
-        if chars.len().abs_diff(wanted.len()) > limit {
-            continue;
-        }
-        let distance = edit_distance(&wanted, &chars);
-        if distance > limit {
-            continue;
-        }
-        // Fewest edits first, then the most similar length, then table order.
-        let key = (distance, chars.len().abs_diff(wanted.len()), candidate);
-        if best.is_none_or(|b| (key.0, key.1) < (b.0, b.1)) {
-            best = Some(key);
-        }
-    }
-    best.map(|(_, _, candidate)| candidate)
+    closest(wanted, all().map(|(_, n)| n))
 }
 
-/// Optimal string alignment distance: insertions, deletions, substitutions
-/// and transpositions of adjacent characters each cost one.
-fn edit_distance(a: &[char], b: &[char]) -> usize {
-    // Three rolling rows of the classic dynamic programme.
-    let mut before: Vec<usize> = vec![0; b.len() + 1];
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current: Vec<usize> = vec![0; b.len() + 1];
-    for i in 1..=a.len() {
-        current[0] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut d = (previous[j] + 1)
-                .min(current[j - 1] + 1)
-                .min(previous[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d = d.min(before[j - 2] + 1);
-            }
-            current[j] = d;
-        }
-        std::mem::swap(&mut before, &mut previous);
-        std::mem::swap(&mut previous, &mut current);
+/// The candidate closest to `wanted` by optimal string alignment distance
+/// (insertions, deletions, substitutions and adjacent transpositions each
+/// cost one; [`strsim::osa_distance`]), within one edit per three characters
+/// of `wanted` (at least one, at most three). Ties go to the most similar
+/// length, then to the first candidate. `None` for an empty `wanted` or when
+/// nothing is that close.
+pub(crate) fn closest<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let length = wanted.chars().count();
+    if length == 0 {
+        return None;
     }
-    previous[b.len()]
+    let limit = (length / 3).clamp(1, 3);
+    candidates
+        .into_iter()
+        .filter_map(|candidate| {
+            let gap = candidate.chars().count().abs_diff(length);
+            if gap > limit {
+                return None;
+            }
+            let distance = strsim::osa_distance(wanted, candidate);
+            (distance <= limit).then_some((distance, gap, candidate))
+        })
+        // The first of the best: min_by_key keeps the first minimum.
+        .min_by_key(|&(distance, gap, _)| (distance, gap))
+        .map(|(_, _, candidate)| candidate)
 }
 
 #[cfg(test)]
@@ -282,20 +266,15 @@ mod tests {
     }
 
     #[test]
-    fn edit_distance_basics() {
-        let d = |a: &str, b: &str| {
-            edit_distance(
-                &a.chars().collect::<Vec<_>>(),
-                &b.chars().collect::<Vec<_>>(),
-            )
-        };
-        assert_eq!(d("", ""), 0);
-        assert_eq!(d("abc", ""), 3);
-        assert_eq!(d("", "abc"), 3);
-        assert_eq!(d("kitten", "sitting"), 3);
-        assert_eq!(d("exceve", "execve"), 1);
-        assert_eq!(d("ab", "ba"), 1);
-        assert_eq!(d("ca", "abc"), 3);
-        assert_eq!(d("read", "read"), 0);
+    fn closest_prefers_fewest_edits_then_length_then_order() {
+        let names = ["read", "readv", "pread64", "ready"];
+        assert_eq!(closest("reav", names), Some("read"));
+        assert_eq!(closest("readx", names), Some("readv"));
+        assert_eq!(closest("", names), None);
+        assert_eq!(closest("zzzz", names), None);
+        // Three characters allow one edit; six allow two.
+        assert_eq!(closest("rxx", ["red"]), None);
+        assert_eq!(closest("rxaxv", ["readv"]), None);
+        assert_eq!(closest("rxadxv", ["readvv"]), Some("readvv"));
     }
 }

@@ -778,8 +778,18 @@ impl Visitor<'_> for SyscallSeed<'_> {
     }
 }
 
-/// "Did you mean": the closest name, or the name of a `syscall_N` that has one.
+/// "Did you mean": the closest name, or the name of a `syscall_N` that has one;
+/// for `syscall:class`, the closest argument class.
 fn suggestion(name: &str) -> Option<String> {
+    if name.contains(':') {
+        let classes: Vec<String> = crate::rights::classes()
+            .map(|c| format!("{}:{}", c.syscall, c.class))
+            .collect();
+        let wanted = name.trim().to_ascii_lowercase();
+        return crate::syscalls::closest(&wanted, classes.iter().map(String::as_str))
+            .filter(|s| *s != name)
+            .map(str::to_string);
+    }
     let by_number = name
         .strip_prefix("syscall_")
         .and_then(|n| n.parse::<u32>().ok())
@@ -1373,6 +1383,26 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "p.yaml:4:12: control characters are not allowed"
+        );
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggestion("exceve").as_deref(), Some("execve"));
+        assert_eq!(suggestion("syscall_59").as_deref(), Some("execve"));
+        assert_eq!(suggestion("syscall_400"), None);
+        assert_eq!(suggestion("openat:wirte").as_deref(), Some("openat:write"));
+        assert_eq!(suggestion("opnat:write").as_deref(), Some("openat:write"));
+        assert_eq!(suggestion("Socket:inet").as_deref(), Some("socket:inet"));
+        assert_eq!(suggestion("openat:nonsense"), None);
+        assert_eq!(suggestion("import_module"), None);
+        let text = "apiVersion: secimport.dev/v2\nkind: SandboxPolicy\nmetadata: {name: x}\n\
+                    spec:\n  base: [opnat:write]\n";
+        let err = parse(text, "p.yaml", Format::Yaml).unwrap_err();
+        assert!(
+            err.to_string().starts_with("p.yaml:5:")
+                && err.to_string().ends_with("did you mean `openat:write`?"),
+            "{err}"
         );
     }
 
