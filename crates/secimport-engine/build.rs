@@ -10,12 +10,35 @@ use std::path::{Path, PathBuf};
 use libbpf_cargo::SkeletonBuilder;
 
 const SRC: &str = "src/bpf/sandbox.bpf.c";
-const SYSCALL_TABLE: &str = "../secimport-policy/src/syscalls_x86_64.rs";
 const RIGHTS_TABLE: &str = "../secimport-policy/src/rights_table.rs";
 
-#[allow(dead_code)]
-mod syscalls {
-    include!("../secimport-policy/src/syscalls_x86_64.rs");
+/// `(crate name, strace name)`: the policy crate's `syscalls::STRACE_NAMES`,
+/// included so the C enum uses the names policy files use.
+const STRACE_NAMES: &[(&str, &str)] = include!("../secimport-policy/src/strace_names.rs");
+
+/// The target's syscalls as `(number, strace name)`, from the `syscalls`
+/// crate (the same table the policy crate uses, but for the target, not the
+/// host this script runs on).
+fn syscall_table() -> Vec<(i32, &'static str)> {
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    if arch != "x86_64" {
+        panic!(
+            "the BPF programs are written for x86-64 (src/bpf/vmlinux.h, pt_regs); \
+             target architecture `{arch}` is not supported"
+        );
+    }
+    use syscalls::x86_64::Sysno;
+    (0..=Sysno::last().id() as usize)
+        .filter_map(Sysno::new)
+        .map(|s| {
+            let name = s.name();
+            let name = STRACE_NAMES
+                .iter()
+                .find(|(c, _)| *c == name)
+                .map_or(name, |(_, strace)| strace);
+            (s.id(), name)
+        })
+        .collect()
 }
 
 type Row = (u32, &'static str, &'static str, &'static str, &'static str);
@@ -27,7 +50,7 @@ fn write_rights_header(dir: &Path) {
          * rights tables. Do not edit. */\n#ifndef SECIMPORT_RIGHTS_H\n#define SECIMPORT_RIGHTS_H\n\n\
          /* x86-64 syscall numbers. */\nenum si_nr {\n",
     );
-    for (nr, name) in syscalls::TABLE {
+    for (nr, name) in syscall_table() {
         let _ = writeln!(h, "\tSI_NR_{name} = {nr},");
     }
     h.push_str(
@@ -73,7 +96,7 @@ fn main() {
             )
         });
     println!("cargo:rerun-if-changed={SRC}");
-    println!("cargo:rerun-if-changed={SYSCALL_TABLE}");
+    println!("cargo:rerun-if-changed=../secimport-policy/src/strace_names.rs");
     println!("cargo:rerun-if-changed={RIGHTS_TABLE}");
     println!("cargo:rerun-if-changed=src/bpf/sandbox.h");
     println!("cargo:rerun-if-changed=src/bpf/lib");

@@ -26,6 +26,9 @@ use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
 use crate::EngineError;
 
 /// How long processes of the namespace may outlive the target.
@@ -387,12 +390,13 @@ fn run_init(
 /// The one child of `init` (the target), as this process sees it.
 fn child_of(init: u32) -> Option<u32> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    let path = format!("/proc/{init}/task/{init}/children");
+    let init = i32::try_from(init).ok()?;
+    let task = procfs::process::Process::new(init)
+        .and_then(|p| p.task_from_tid(init))
+        .ok()?;
     while Instant::now() < deadline {
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            if let Some(pid) = text.split_whitespace().next().and_then(|p| p.parse().ok()) {
-                return Some(pid);
-            }
+        if let Some(&pid) = task.children().ok().as_deref().and_then(<[u32]>::first) {
+            return Some(pid);
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -432,11 +436,8 @@ fn take_listener(pid: u32, number: RawFd) -> std::io::Result<OwnedFd> {
 }
 
 fn reap(pid: libc::pid_t) {
-    // SAFETY: killing and reaping our own child.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-        libc::waitpid(pid, std::ptr::null_mut(), 0);
-    }
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
 }
 
 impl Jailed {
@@ -485,20 +486,17 @@ impl Jailed {
         for &p in known {
             // A pid of ours that exited may have been reused outside.
             if ours.is_some() && std::fs::read_link(format!("/proc/{p}/ns/pid")).ok() == ours {
-                // SAFETY: signalling a process of the namespace we made.
-                unsafe { libc::kill(p as libc::pid_t, libc::SIGKILL) };
+                crate::launcher::kill_all(&[p]);
             }
         }
-        // SAFETY: signalling processes we started.
-        unsafe {
-            libc::kill(self.init as libc::pid_t, libc::SIGKILL);
-            libc::kill(self.keeper, libc::SIGKILL);
-        }
+        crate::launcher::kill_all(&[self.init]);
+        let _ = kill(Pid::from_raw(self.keeper), Signal::SIGKILL);
     }
 
     /// Forwards a signal to the target.
     pub fn signal(&self, sig: i32) {
-        // SAFETY: signalling the process we started.
-        unsafe { libc::kill(self.target as libc::pid_t, sig) };
+        if let Ok(target) = libc::pid_t::try_from(self.target) {
+            crate::launcher::send(target, sig);
+        }
     }
 }

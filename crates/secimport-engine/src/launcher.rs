@@ -8,6 +8,9 @@
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
 use crate::EngineError;
 
 /// A forked child waiting to exec the target.
@@ -167,8 +170,7 @@ impl Running {
     }
 
     pub fn signal(&self, sig: i32) {
-        // SAFETY: kill has no memory preconditions.
-        unsafe { libc::kill(self.pid, sig) };
+        send(self.pid, sig);
     }
 }
 
@@ -183,25 +185,38 @@ pub fn wait_status_code(status: i32) -> i32 {
     }
 }
 
+/// Sends signal number `sig` to `pid`; a process that is gone or a number
+/// that is no signal is ignored (the callers signal what may have exited).
+pub fn send(pid: libc::pid_t, sig: i32) {
+    if let Ok(sig) = Signal::try_from(sig) {
+        let _ = kill(Pid::from_raw(pid), sig);
+    }
+}
+
+/// The `/proc/PID/stat` of `pid`, `None` once it is gone (reaped).
+fn stat(pid: u32) -> Option<procfs::process::Stat> {
+    procfs::process::Process::new(i32::try_from(pid).ok()?)
+        .and_then(|p| p.stat())
+        .ok()
+}
+
 /// Whether `pid` still runs (a zombie has finished: it makes no more syscalls).
 pub fn is_running(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the command name, which may itself contain ')'.
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
+    stat(pid).is_some_and(|s| s.state != 'Z')
+}
+
+/// The parent of `pid` as its own pid namespace numbers it (`/proc/PID/stat`),
+/// `None` once it is gone.
+pub fn parent_of(pid: u32) -> Option<u32> {
+    stat(pid).and_then(|s| u32::try_from(s.ppid).ok())
 }
 
 /// SIGKILLs each pid (processes of the tree that outlived the supervision).
 pub fn kill_all(pids: &[u32]) {
     for &p in pids {
-        // SAFETY: kill has no memory preconditions.
-        unsafe { libc::kill(p as libc::pid_t, libc::SIGKILL) };
+        if let Ok(p) = libc::pid_t::try_from(p) {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
     }
 }
 
@@ -221,6 +236,34 @@ mod tests {
         let held = spawn_held(&["/nonexistent/program".into()]).unwrap();
         let err = held.release().unwrap_err().to_string();
         assert!(err.contains("/nonexistent/program"), "{err}");
+    }
+
+    #[test]
+    fn running_zombie_reaped_and_parent() {
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert!(is_running(pid));
+        assert_eq!(parent_of(pid), Some(std::process::id()));
+        // A number that is no signal is ignored; SIGKILL leaves a zombie.
+        send(pid as libc::pid_t, 12345);
+        assert!(is_running(pid));
+        send(pid as libc::pid_t, libc::SIGKILL);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while is_running(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!is_running(pid), "a zombie does not run");
+        assert_eq!(
+            parent_of(pid),
+            Some(std::process::id()),
+            "zombie still has /proc"
+        );
+        child.wait().unwrap();
+        assert!(!is_running(pid));
+        assert_eq!(parent_of(pid), None);
     }
 
     #[test]

@@ -711,33 +711,31 @@ fn proc_error(path: &str, e: &std::io::Error, pid: u32) -> RemoteError {
 /// side's test), or the file /proc/PID/map_files opens for it.
 fn find_mapping(pid: u32, dev: u64, ino: u64) -> Result<Option<u64>, RemoteError> {
     let path = format!("/proc/{pid}/maps");
-    let maps = std::fs::read_to_string(&path).map_err(|e| proc_error(&path, &e, pid))?;
-    let (major, minor) = (u64::from(libc::major(dev)), u64::from(libc::minor(dev)));
-    for line in maps.lines() {
-        let mut f = line.split_ascii_whitespace();
-        let (Some(range), Some(_), Some(offset), Some(mdev), Some(inode)) =
-            (f.next(), f.next(), f.next(), f.next(), f.next())
-        else {
-            continue;
-        };
-        if u64::from_str_radix(offset, 16) != Ok(0) || inode.parse::<u64>() != Ok(ino) {
+    let maps = i32::try_from(pid)
+        .map_err(|_| procfs::ProcError::NotFound(None))
+        .and_then(procfs::process::Process::new)
+        .and_then(|p| p.maps())
+        .map_err(|e| match e {
+            procfs::ProcError::NotFound(_) => RemoteError::NoProcess(pid),
+            procfs::ProcError::Io(e, _) => proc_error(&path, &e, pid),
+            procfs::ProcError::PermissionDenied(_) => RemoteError::Proc {
+                path: path.clone(),
+                errno: libc::EACCES,
+            },
+            _ => RemoteError::Proc {
+                path: path.clone(),
+                errno: libc::EINVAL,
+            },
+        })?;
+    let wanted = (i64::from(libc::major(dev)), i64::from(libc::minor(dev)));
+    for map in maps {
+        if map.offset != 0 || map.inode != ino {
             continue;
         }
-        let Some(start) = range
-            .split('-')
-            .next()
-            .and_then(|s| u64::from_str_radix(s, 16).ok())
-        else {
-            continue;
-        };
-        let same_dev = mdev.split_once(':').and_then(|(a, b)| {
-            Some((
-                u64::from_str_radix(a, 16).ok()?,
-                u64::from_str_radix(b, 16).ok()?,
-            ))
-        }) == Some((major, minor));
+        let (start, end) = map.address;
+        let same_dev = (i64::from(map.dev.0), i64::from(map.dev.1)) == wanted;
         let same_file = || {
-            std::fs::metadata(format!("/proc/{pid}/map_files/{range}"))
+            std::fs::metadata(format!("/proc/{pid}/map_files/{start:x}-{end:x}"))
                 .map(|m| m.dev() == dev && m.ino() == ino)
                 .unwrap_or(false)
         };
@@ -957,11 +955,8 @@ impl RemoteProcess {
             return Ok(());
         }
         // glibc stores the tid as the target's own pid namespace numbers it.
-        if scan
-            .states
-            .iter()
-            .any(|s| s.2 == Some(innermost_pid(self.pid)))
-        {
+        let inner = innermost_pid(self.pid);
+        if scan.states.iter().any(|s| s.2 == Some(inner)) {
             st.verified = true;
             return Ok(());
         }
@@ -1410,14 +1405,19 @@ pub fn filename_from_key(key: &[u8]) -> String {
 /// `pid` as the innermost pid namespace it lives in numbers it (the last
 /// field of `NSpid:` in /proc/PID/status): what its C library stored. A
 /// sandboxed tree runs in a pid namespace of its own.
+///
+/// Read once per thread (the callers keep it), so procfs's full parse of
+/// the status file costs nothing that matters.
 pub fn innermost_pid(pid: u32) -> u32 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+    i32::try_from(pid)
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("NSpid:"))
-                .and_then(|v| v.split_whitespace().last()?.parse().ok())
+        .and_then(|p| {
+            procfs::process::Process::new(p)
+                .and_then(|p| p.status())
+                .ok()
         })
+        .and_then(|s| s.nspid?.last().copied())
+        .and_then(|p| u32::try_from(p).ok())
         .unwrap_or(pid)
 }
 

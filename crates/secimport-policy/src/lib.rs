@@ -1,6 +1,6 @@
 //! The pure half of secimport: everything that needs neither root nor clang.
 //!
-//! - [`syscalls`]: the x86-64 syscall table (generated, see `scripts/gen-syscalls.py`).
+//! - [`syscalls`]: the syscall table (the `syscalls` crate's, strace names).
 //! - [`naming`]: how a code object's `co_filename` becomes a module name.
 //! - [`trace`]: the versioned trace file written by `secimport trace`.
 //! - [`policy`]: the policy file (YAML/JSON), its validation and its

@@ -97,17 +97,7 @@ pub fn supervise_with(
         }
         Start::Attach(pid) => {
             sandbox.track_running(pid)?;
-            let ppid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|s| {
-                    s.rsplit(')')
-                        .next()?
-                        .split_whitespace()
-                        .nth(1)?
-                        .parse()
-                        .ok()
-                })
-                .unwrap_or(0);
+            let ppid = launcher::parent_of(pid).unwrap_or(0);
             (None, pid, ppid)
         }
         Start::Jail(jail) => {
@@ -287,8 +277,9 @@ pub fn supervise_with(
         }
         let sig = FORWARD_SIGNAL.swap(0, Ordering::SeqCst);
         if sig != 0 {
-            // SAFETY: kill has no memory preconditions.
-            unsafe { libc::kill(subject.pid() as libc::pid_t, sig) };
+            if let Ok(pid) = libc::pid_t::try_from(subject.pid()) {
+                launcher::send(pid, sig);
+            }
         }
         if last_tick.elapsed() >= Duration::from_secs(2) {
             on_tick(sandbox, &procs);

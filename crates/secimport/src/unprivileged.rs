@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 
 use secimport_engine::jail::Jailed;
+use secimport_engine::launcher;
 use secimport_engine::python::Interpreter;
 use secimport_engine::remote::{RemoteError, RemoteProcess};
 use secimport_engine::seccomp::{self, Notification};
@@ -63,10 +64,8 @@ impl Tree<'_> {
         match self {
             Tree::Jail(j) => j.kill_all(known),
             Tree::Process(pid) => {
-                for p in known.iter().chain(std::iter::once(pid)) {
-                    // SAFETY: signalling processes of the supervised tree.
-                    unsafe { libc::kill(*p as libc::pid_t, libc::SIGKILL) };
-                }
+                launcher::kill_all(known);
+                launcher::kill_all(&[*pid]);
             }
         }
     }
@@ -566,8 +565,7 @@ impl<'a> Supervisor<'a> {
                     .filter(|&p| p != tgid)
                     .collect();
                 self.tree.kill_all(&known);
-                // SAFETY: signalling a process of the tree we supervise.
-                unsafe { libc::kill(tgid as libc::pid_t, libc::SIGKILL) };
+                launcher::kill_all(&[tgid]);
             }
         }
         let _ = fd;
@@ -579,9 +577,9 @@ impl<'a> Supervisor<'a> {
     fn tgid_of(&self, tid: u32) -> Option<u32> {
         let known = self.tgids.lock().expect("not poisoned").get(&tid).copied();
         if let Some(tgid) = known {
-            let path = std::ffi::CString::new(format!("/proc/{tgid}/task/{tid}")).ok()?;
-            // SAFETY: access on a NUL-terminated path.
-            if unsafe { libc::access(path.as_ptr(), libc::F_OK) } == 0 {
+            // One access(2) per notification: this is the supervisor's hot path.
+            let path = format!("/proc/{tgid}/task/{tid}");
+            if nix::unistd::access(path.as_str(), nix::unistd::AccessFlags::F_OK).is_ok() {
                 return Some(tgid);
             }
         }
@@ -725,14 +723,9 @@ impl<'a> Supervisor<'a> {
     }
 }
 
+/// Read once per new process of the tree, not per notification.
 fn ppid_of(pid: u32) -> u32 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let rest = &s[s.rfind(')')? + 2..];
-            rest.split_whitespace().nth(1)?.parse().ok()
-        })
-        .unwrap_or(0)
+    launcher::parent_of(pid).unwrap_or(0)
 }
 
 impl Recorder {

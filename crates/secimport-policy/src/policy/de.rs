@@ -1,7 +1,8 @@
 //! Reading policies: values are checked while they are deserialized, so every
 //! error carries the position of the value at fault.
 //!
-//! serde_yaml and serde_json attach the position of the current token to an
+//! serde_norway (the YAML reader: a maintained fork of serde_yaml 0.9) and
+//! serde_json attach the position of the current token to an
 //! error raised by a `Deserialize` impl, but keep only its text. The structured
 //! [`Problem`] travels beside it in a thread-local and is joined with the
 //! position when the parse fails.
@@ -249,7 +250,7 @@ struct Envelope {
     #[allow(dead_code)]
     kind: Option<Kind>,
     /// What traces have instead of `apiVersion`.
-    format: Option<serde_yaml::Value>,
+    format: Option<serde_norway::Value>,
 }
 
 pub(super) fn parse(text: &str, path: &str, format: Format) -> Result<Policy, PolicyError> {
@@ -278,7 +279,7 @@ pub(super) fn parse(text: &str, path: &str, format: Format) -> Result<Policy, Po
         let trace = envelope
             .format
             .as_ref()
-            .and_then(serde_yaml::Value::as_str)
+            .and_then(serde_norway::Value::as_str)
             .is_some_and(|f| f == crate::trace::TRACE_FORMAT);
         return Err(invalid_at_start(Problem::NotAPolicy { trace }));
     }
@@ -316,7 +317,7 @@ fn deserialize<T: de::DeserializeOwned>(
 ) -> Result<T, PolicyError> {
     take_problem();
     let result = match format {
-        Format::Yaml => serde_yaml::from_str(text).map_err(|e| yaml_error(&e, text)),
+        Format::Yaml => serde_norway::from_str(text).map_err(|e| yaml_error(&e, text)),
         Format::Json => serde_json::from_str(text).map_err(|e| json_error(&e, text)),
     };
     let problem = take_problem();
@@ -337,7 +338,7 @@ fn deserialize<T: de::DeserializeOwned>(
 }
 
 /// `(line, column, message without its position)`.
-fn yaml_error(e: &serde_yaml::Error, text: &str) -> (usize, usize, String) {
+fn yaml_error(e: &serde_norway::Error, text: &str) -> (usize, usize, String) {
     let mut message = e.to_string();
     // Errors of the reader (a control character, say) give a byte offset,
     // and a location of 1:1.
@@ -441,7 +442,7 @@ pub(crate) fn duplicate_key(text: &str, format: Format) -> Option<(usize, usize,
     take_problem();
     let seed = Unique { path: None };
     let result = match format {
-        Format::Yaml => serde_yaml::Deserializer::from_str(text)
+        Format::Yaml => serde_norway::Deserializer::from_str(text)
             .next()
             .map_or(Ok(None), |d| seed.deserialize(d))
             .map_err(|e| yaml_error(&e, text)),
@@ -778,8 +779,18 @@ impl Visitor<'_> for SyscallSeed<'_> {
     }
 }
 
-/// "Did you mean": the closest name, or the name of a `syscall_N` that has one.
+/// "Did you mean": the closest name, or the name of a `syscall_N` that has one;
+/// for `syscall:class`, the closest argument class.
 fn suggestion(name: &str) -> Option<String> {
+    if name.contains(':') {
+        let classes: Vec<String> = crate::rights::classes()
+            .map(|c| format!("{}:{}", c.syscall, c.class))
+            .collect();
+        let wanted = name.trim().to_ascii_lowercase();
+        return crate::syscalls::closest(&wanted, classes.iter().map(String::as_str))
+            .filter(|s| *s != name)
+            .map(str::to_string);
+    }
     let by_number = name
         .strip_prefix("syscall_")
         .and_then(|n| n.parse::<u32>().ok())
@@ -936,7 +947,7 @@ impl<'de> Visitor<'de> for ModulesVisitor {
 }
 
 /// Reads a key of `spec.modules`, refusing bad globs and keys already `seen`
-/// (serde_json would silently keep the last of two, serde_yaml would too
+/// (serde_json would silently keep the last of two, serde_norway would too
 /// through a hand-written map visitor like this one).
 struct ModuleKeySeed<'a> {
     seen: &'a dyn Fn(&str) -> bool,
@@ -1217,7 +1228,7 @@ fn key_position(text: &str, format: Format, route: &[&str], key: &str) -> Option
     take_problem();
     let seed = Route { route, key };
     let result = match format {
-        Format::Yaml => serde_yaml::Deserializer::from_str(text)
+        Format::Yaml => serde_norway::Deserializer::from_str(text)
             .next()
             .map_or(Ok(()), |d| seed.deserialize(d))
             .map_err(|e| yaml_error(&e, text)),
@@ -1373,6 +1384,26 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "p.yaml:4:12: control characters are not allowed"
+        );
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggestion("exceve").as_deref(), Some("execve"));
+        assert_eq!(suggestion("syscall_59").as_deref(), Some("execve"));
+        assert_eq!(suggestion("syscall_400"), None);
+        assert_eq!(suggestion("openat:wirte").as_deref(), Some("openat:write"));
+        assert_eq!(suggestion("opnat:write").as_deref(), Some("openat:write"));
+        assert_eq!(suggestion("Socket:inet").as_deref(), Some("socket:inet"));
+        assert_eq!(suggestion("openat:nonsense"), None);
+        assert_eq!(suggestion("import_module"), None);
+        let text = "apiVersion: secimport.dev/v2\nkind: SandboxPolicy\nmetadata: {name: x}\n\
+                    spec:\n  base: [opnat:write]\n";
+        let err = parse(text, "p.yaml", Format::Yaml).unwrap_err();
+        assert!(
+            err.to_string().starts_with("p.yaml:5:")
+                && err.to_string().ends_with("did you mean `openat:write`?"),
+            "{err}"
         );
     }
 

@@ -1,6 +1,7 @@
-//! Writes policies as YAML by hand, because serde_yaml can only write lists one
-//! item a line, and a policy of a real program has thousands of modules:
-//! flow lists (`[openat, read]`) keep one module's rule on one or two lines.
+//! Writes policies as YAML by hand, because serde_norway (like serde_yaml,
+//! which it forks, and serde_yaml_ng) can only write lists one item a line,
+//! and a policy of a real program has thousands of modules: flow lists
+//! (`[openat, read]`) keep one module's rule on one or two lines.
 //!
 //! Scalars are written plain only when they are unmistakably strings;
 //! anything else is double-quoted, with every character YAML would not keep
@@ -9,7 +10,7 @@
 //! the non-characters U+FFFE/U+FFFF. A key longer than YAML's 1,024-character
 //! limit for implicit keys is written as an explicit key (`? "..."` then
 //! `: [...]`). Tests (and a property test over arbitrary strings) check that
-//! serde_yaml reads back exactly what was written.
+//! serde_norway reads back exactly what was written.
 
 use std::fmt::Write;
 
