@@ -11,10 +11,12 @@
 //! - [`arguments`]: argument values (`exec`, `write`, `connect`, `bind`
 //!   patterns), what a module's value-carrying rights may target.
 //! - [`files`]: bounded reading of input files, checked and atomic writes.
+//! - [`diff`]: what one policy allows that another does not (`secimport diff`).
 
 pub mod arguments;
 pub mod build;
 pub mod classes;
+pub mod diff;
 pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;

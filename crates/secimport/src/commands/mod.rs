@@ -3,6 +3,7 @@
 use crate::cli::{Cli, Command};
 
 pub mod build;
+pub mod diff;
 pub mod guard;
 pub mod interactive;
 pub mod run;
@@ -75,5 +76,6 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Run(args) => run::run(args),
         Command::Interactive(args) => interactive::run(args),
         Command::Guard(args) => guard::run(args),
+        Command::Diff(args) => diff::run(args),
     }
 }
