@@ -40,6 +40,7 @@ pub enum Command {
     Guard(GuardArgs),
     /// Compare two policies or traces: what NEW allows that OLD did not
     /// (exit 1), for CI.
+    #[command(long_about = DIFF_ABOUT)]
     Diff(DiffArgs),
 }
 
@@ -248,9 +249,8 @@ pub struct ShellArgs {
     pub walk_limit: u32,
 }
 
-#[derive(Debug, Args)]
-#[command(
-    long_about = "Compare what two policies allow, module by module: a behavioural \
+/// `secimport diff --help`: the rule, in full.
+const DIFF_ABOUT: &str = "Compare what two policies allow, module by module: a behavioural \
 lockfile for CI. Each side is a policy (.yaml, .yml or .json, v1 or v2) or a trace written by \
 `secimport trace` (compared as the policy `secimport build` makes of it, with --exact, \
 --no-group and --unknown as for build).\n\n\
@@ -269,8 +269,9 @@ With --violations LOG (the JSON Lines log of `secimport run --policy OLD --mode 
 --log-file LOG`), each added right is shown with the first violation that asked for it and its \
 Python stack.\n\n\
 Exit codes: 0 NEW allows nothing OLD did not (equal, or only drops); 1 NEW adds rights; 2 bad \
-input (a file that is missing or is neither a policy nor a trace, with its line)."
-)]
+input (a file that is missing or is neither a policy nor a trace, with its line).";
+
+#[derive(Debug, Args)]
 pub struct DiffArgs {
     /// The policy or trace you accepted (e.g. the committed policy.yaml).
     #[arg(value_name = "OLD")]
