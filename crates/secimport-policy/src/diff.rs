@@ -808,7 +808,13 @@ fn fill(
                     .iter()
                     .find(|(kk, _)| kk == k.as_str())
                     .map(|(_, val)| val.clone()),
-                _ => v.arguments.first().map(|(_, val)| val.clone()),
+                // The value the right itself carries, if it carries one.
+                _ => kind_of(&v.right).and_then(|k| {
+                    v.arguments
+                        .iter()
+                        .find(|(kk, _)| kk == k.as_str())
+                        .map(|(_, val)| val.clone())
+                }),
             };
             Some(Asked {
                 right: v.right.clone(),

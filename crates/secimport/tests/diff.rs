@@ -85,6 +85,27 @@ fn exit_codes_equal_drops_and_adds() {
         "no colour when stdout is not a terminal: {out:?}"
     );
 
+    // A log with no record for the added right says so; --violations repeats.
+    write(d, "empty.jsonl", "");
+    write(d, "summary.jsonl", "{\"event\": \"summary\"}\n");
+    let (code, out, err) = secimport(
+        &[
+            "diff",
+            "old.yaml",
+            "more.yaml",
+            "--violations",
+            "empty.jsonl",
+            "--violations",
+            "summary.jsonl",
+        ],
+        d,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("(no violation in the --violations logs asked for it)"),
+        "{out}"
+    );
+
     let (code, out, _) = secimport(&["diff", "--json", "old.yaml", "more.yaml"], d);
     assert_eq!(code, 1);
     let json: serde_json::Value = serde_json::from_str(&out).expect("--json prints JSON");
@@ -325,6 +346,12 @@ fn a_dependency_update_that_connects_and_runs_a_shell_fails_the_diff(interp: Int
         );
     }
     assert!(text.contains("NEW adds rights"), "{text}");
+    // The exec and the rights os.system asked for before it share one stack listing.
+    let shared = block
+        .lines()
+        .find(|l| l.contains("first asked for") && l.contains("execve /bin/sh"))
+        .unwrap_or_else(|| panic!("no stack for execve:\n{text}"));
+    assert!(shared.contains("; "), "{shared}");
 
     // The same as JSON.
     let out = must(
