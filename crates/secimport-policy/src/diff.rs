@@ -395,8 +395,9 @@ fn names(set: &SyscallSet) -> BTreeSet<String> {
     set.iter().map(|s| s.name().to_string()).collect()
 }
 
-fn harmless_names() -> BTreeSet<String> {
-    names(&crate::classes::harmless())
+fn harmless_names() -> &'static BTreeSet<String> {
+    static NAMES: std::sync::OnceLock<BTreeSet<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| names(&crate::classes::harmless()))
 }
 
 /// A shared set as it can allow anything: without the harmless set, and,
@@ -423,14 +424,13 @@ impl<'a> SideView<'a> {
     fn module(&self, name: &str) -> (Option<String>, Allowed, bool) {
         match self.compiled.rule_for(name) {
             Some((key, _)) => {
-                let pattern = self
+                let list = self
                     .policy
                     .spec
                     .modules
-                    .keys()
-                    .find(|k| k.as_str() == key)
+                    .get(key)
                     .expect("a key of the policy");
-                let mut set = effective(&self.policy.spec.modules[pattern], false);
+                let mut set = effective(list, false);
                 set.extend(self.base.iter().cloned());
                 (Some(key.to_string()), Allowed::Set(set), true)
             }
@@ -714,13 +714,15 @@ pub fn attach(diff: &mut Diff, old: &Policy, new: &Policy, violations: &[Violati
     let o = old.compile();
     let n = new.compile();
     let named = |m: &str| o.rule_for(m).is_some() || n.rule_for(m).is_some();
-    let exact_key = |m: &str| {
-        old.spec
-            .modules
-            .keys()
-            .chain(new.spec.modules.keys())
-            .any(|k| !k.is_glob() && k.as_str() == m)
-    };
+    let exact_keys: std::collections::HashSet<&str> = old
+        .spec
+        .modules
+        .keys()
+        .chain(new.spec.modules.keys())
+        .filter(|k| !k.is_glob())
+        .map(ModulePattern::as_str)
+        .collect();
+    let exact_key = |m: &str| exact_keys.contains(m);
     let program = |m: &str| old.spec.programs.contains_key(m) || new.spec.programs.contains_key(m);
     // Does module `m` of a log belong to the row called `row`?
     let module_row = |row: &str, m: &str| -> bool {

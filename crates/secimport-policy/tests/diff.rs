@@ -204,6 +204,21 @@ fn a_right_moved_to_base_adds_to_everyone_else_and_is_shown_once() {
     assert!(!has_row(&d, "lib") && !has_row(&d, OTHER_MODULES), "{d:#?}");
 }
 
+/// A module that had no base before (unknown: deny) lists every right it
+/// gains, base's new ones too: they are not only base's change.
+#[test]
+fn a_module_that_gains_base_itself_lists_base_s_new_rights_too() {
+    let old = policy("  unknown: deny\n  base: [openat]\n");
+    let new = policy("  unknown: base-only\n  base: [openat, sysinfo]\n");
+    let d = compare(&old, &new);
+    assert!(d.adds);
+    assert_eq!(d.base.added, strs(&["sysinfo"]));
+    assert_eq!(
+        row(&d, OTHER_MODULES).change.added,
+        strs(&["openat", "sysinfo"])
+    );
+}
+
 #[test]
 fn a_base_gain_that_reaches_no_module_adds_nothing() {
     let old = policy("  unknown: deny\n  base: [openat]\n");

@@ -239,7 +239,7 @@ fn render(d: &Diff, colour: bool, with_logs: bool) -> String {
         .map(|r| r.name.as_str())
         .collect();
     let verdict = if d.adds {
-        let mut who = gained.join(", ");
+        let mut who = crate::report::truncated_list(&gained, 10);
         if who.is_empty() {
             who = "the shared sets".to_string();
         }
