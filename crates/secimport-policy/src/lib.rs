@@ -13,10 +13,12 @@
 //! - [`files`]: bounded reading of input files, checked and atomic writes.
 //! - [`forms`]: how each syscall splits into rights on its register arguments.
 //! - [`oci`]: a policy as an OCI runtime seccomp profile (`secimport export`).
+//! - [`diff`]: what one policy allows that another does not (`secimport diff`).
 
 pub mod arguments;
 pub mod build;
 pub mod classes;
+pub mod diff;
 pub mod files;
 pub mod forms;
 #[doc(hidden)]

@@ -41,6 +41,10 @@ pub enum Command {
     /// Supervise a running Python process for the Python API (`secure_import`,
     /// `sandboxed`); driven over stdin/stdout, see the Python package.
     Guard(GuardArgs),
+    /// Compare two policies or traces: what NEW allows that OLD did not
+    /// (exit 1), for CI.
+    #[command(long_about = DIFF_ABOUT)]
+    Diff(DiffArgs),
 }
 
 /// What to run: an entry script, or a whole command after `--`.
@@ -301,4 +305,54 @@ pub struct ShellArgs {
     #[arg(long, default_value_t = secimport_engine::sandbox::DEFAULT_WALK_LIMIT, value_name = "FRAMES",
           value_parser = clap::value_parser!(u32).range(1..=secimport_engine::sandbox::MAX_WALK_LIMIT as i64))]
     pub walk_limit: u32,
+}
+
+/// `secimport diff --help`: the rule, in full.
+const DIFF_ABOUT: &str = "Compare what two policies allow, module by module: a behavioural \
+lockfile for CI. Each side is a policy (.yaml, .yml or .json, v1 or v2) or a trace written by \
+`secimport trace` (compared as the policy `secimport build` makes of it, with --exact, \
+--no-group and --unknown as for build).\n\n\
+NEW *adds* when some (module, right) or (module, right, value) is allowed by NEW and not by OLD. \
+Modules are compared at every key of either policy (a glob such as `tinynn.*` at a name only its \
+`*` matches: the modules it covers that no other key names) and at `(other modules)`, a name no \
+key names; each is judged by the policy's own rule on each side: its entry plus `base`, or \
+`unknown` (allow: every right; base-only: base; deny: nothing). So a wider glob, a right moved to \
+`base`, or `unknown: allow` all count as added; the text of the files does not matter. Rights \
+gained by `base` are listed once, under base. Also compared: `startup`, `frameless`, each \
+program of `spec.programs` and `(other programs)` (`children`). Argument values (`exec`, \
+`write`, `connect`, `bind` patterns) are compared for modules whose rights carry them: a \
+pattern of NEW is added unless one pattern of OLD contains it; an unrestricted kind adds `*`. \
+The harmless set is never compared; a `mode` change is shown but adds no right.\n\n\
+With --violations LOG (the JSON Lines log of `secimport run --policy OLD --mode log \
+--log-file LOG`), each added right is shown with the first violation that asked for it and its \
+Python stack.\n\n\
+Exit codes: 0 NEW allows nothing OLD did not (equal, or only drops); 1 NEW adds rights; 2 bad \
+input (a file that is missing or is neither a policy nor a trace, with its line).";
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The policy or trace you accepted (e.g. the committed policy.yaml).
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The policy or trace to check (e.g. a trace of the updated code).
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Print the report as JSON (schemas/diff.schema.json) on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// A violation log of `secimport run --mode log --log-file FILE` under
+    /// OLD: show, for each added right, the first violation that asked for
+    /// it and its Python stack (repeat for several logs).
+    #[arg(long, value_name = "FILE")]
+    pub violations: Vec<PathBuf>,
+    /// For a trace side: keep syscall names as traced (as `build --exact`).
+    #[arg(long)]
+    pub exact: bool,
+    /// For a trace side: one entry per module (as `build --no-group`).
+    #[arg(long)]
+    pub no_group: bool,
+    /// For a trace side: how modules the trace never saw are judged (as
+    /// `build --unknown`).
+    #[arg(long, value_enum, default_value_t = UnknownArg::BaseOnly)]
+    pub unknown: UnknownArg,
 }

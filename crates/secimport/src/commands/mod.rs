@@ -3,6 +3,7 @@
 use crate::cli::{Cli, Command};
 
 pub mod build;
+pub mod diff;
 pub mod export;
 pub mod guard;
 pub mod interactive;
@@ -77,5 +78,6 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Interactive(args) => interactive::run(args),
         Command::Export(args) => export::run(args),
         Command::Guard(args) => guard::run(args),
+        Command::Diff(args) => diff::run(args),
     }
 }
