@@ -396,14 +396,28 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     // The root hybrid: in kill mode, the dangerous rights are also held by
     // a seccomp filter and judged (with the same rule) before they run.
     let jail = if hybrid(&args, mode) {
-        let jail = launch_hybrid(&compiled, &target)?;
-        // Followed by the kernel side before its held execve is answered:
-        // not one instruction of the program runs unjudged.
-        sandbox.track_launching(jail.target).map_err(|e| {
-            jail.kill_all(&[]);
-            Failure::from(e)
-        })?;
-        Some(jail)
+        match launch_hybrid(&compiled, &target) {
+            Ok(jail) => {
+                // Followed by the kernel side before its held execve is
+                // answered: not one instruction of the program runs unjudged.
+                sandbox.track_launching(jail.target).map_err(|e| {
+                    jail.kill_all(&[]);
+                    Failure::from(e)
+                })?;
+                Some(jail)
+            }
+            // Nothing has run: the program starts under eBPF alone, which
+            // still kills every violation (at syscall entry).
+            Err(e) => {
+                say!(
+                    "secimport: warning: the seccomp half of kill mode could not start ({}); \
+                     violations are killed at syscall entry by eBPF alone (a connect or a file \
+                     creation may complete first). --backend bpf says so without this warning.",
+                    format!("{e:#}")
+                );
+                None
+            }
+        }
     } else {
         None
     };
