@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
     about = "A per-module syscall sandbox for Python, enforced with eBPF",
     long_about = "secimport learns which syscalls each Python module of a program makes \
 (`secimport trace`), turns that into a per-module policy (`secimport build`), and runs the \
-program under it (`secimport run`).\n\nExit codes: 0 success; 1 `run` saw a violation; 2 usage or \
+program under it (`secimport run`).\n\nExit codes: 0 success; 1 `run` saw a violation, or `diff` found added rights; 2 usage or \
 configuration error (nothing ran); otherwise the program's own exit status (128 + signal if it was \
 killed)."
 )]
@@ -102,8 +102,9 @@ pub enum RunMode {
 /// Which mechanism enforces the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
-    /// As root: eBPF (every syscall judged in the kernel), or seccomp for deny mode;
-    /// without root: seccomp.
+    /// As root: eBPF (every syscall judged in the kernel); for `run` in kill mode, eBPF plus a
+    /// seccomp filter holding the dangerous syscalls so they die before they run; seccomp for
+    /// deny mode. Without root: seccomp.
     Auto,
     /// eBPF in the kernel (root): log, kill and stop modes.
     Bpf,
@@ -221,8 +222,9 @@ pub struct RunArgs {
     /// Same as --mode kill (the original secimport's flag).
     #[arg(long, conflicts_with = "stop_on_violation")]
     pub kill_on_violation: bool,
-    /// How the policy is enforced: `auto` is eBPF as root (seccomp for deny mode)
-    /// and seccomp otherwise.
+    /// How the policy is enforced: `auto` is eBPF as root (in kill mode with a seccomp
+    /// filter that holds the dangerous syscalls, so they are killed before they run; seccomp
+    /// for deny mode) and seccomp otherwise; `bpf` is eBPF alone (kill at syscall entry).
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub backend: Backend,
     /// Same as --mode stop.
