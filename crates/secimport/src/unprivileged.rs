@@ -20,6 +20,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant};
 
 use secimport_engine::jail::Jailed;
 use secimport_engine::launcher;
@@ -136,6 +137,10 @@ pub struct Supervisor<'a> {
     procs: Mutex<BTreeMap<u32, Proc>>,
     tgids: Mutex<std::collections::HashMap<u32, u32>>,
     workers: Mutex<Vec<usize>>,
+    /// Held while a thread creation is let through and its new thread is
+    /// looked for (one at a time, so the new thread is exactly the task that
+    /// appears): a thread's first notification waits for it.
+    creating: Mutex<()>,
     done: AtomicBool,
     finished: std::sync::atomic::AtomicUsize,
     /// The target's first `execve` (the launch) is let through unjudged.
@@ -215,6 +220,7 @@ impl<'a> Supervisor<'a> {
             procs: Mutex::new(BTreeMap::new()),
             tgids: Mutex::new(std::collections::HashMap::new()),
             workers: Mutex::new(Vec::new()),
+            creating: Mutex::new(()),
             done: AtomicBool::new(false),
             finished: std::sync::atomic::AtomicUsize::new(0),
             launched: AtomicBool::new(false),
@@ -304,6 +310,10 @@ impl<'a> Supervisor<'a> {
     fn answer(&self, listener: BorrowedFd, n: &Notification) -> Option<Record> {
         let fd = listener.as_raw_fd();
         let tid = n.tid;
+        if !self.tgids.lock().expect("not poisoned").contains_key(&tid) {
+            // A new thread: its creation may still be being recorded.
+            drop(self.creating.lock().expect("not poisoned"));
+        }
         let Some(tgid) = self.tgid_of(tid) else {
             // Gone already.
             let _ = seccomp::respond_errno(listener, n.id, libc::ESRCH);
@@ -361,6 +371,8 @@ impl<'a> Supervisor<'a> {
         // An exec changes the program: learn it again at the next syscall.
         let is_exec = matches!(rights::name(nr).as_str(), "execve" | "execveat");
 
+        // The modules a thread being created inherits (a thread clone).
+        let mut thread_creation: Option<Vec<String>> = None;
         let (decision, frames, inherited, truncated) = match &kind {
             Kind::Program(key) => {
                 if let Some(rec) = &self.recorder {
@@ -493,8 +505,10 @@ impl<'a> Supervisor<'a> {
                 });
                 // A thread being created inherits this stack's modules; a
                 // process, for when its own stack cannot be told.
+                if matches!(right_name.as_str(), "clone" | "clone3") {
+                    thread_creation = Some(names.clone());
+                }
                 let creation = match right_name.as_str() {
-                    "clone" | "clone3" => Some(&mut proc.pending),
                     "clone:process" | "clone3:process" | "fork" | "vfork" => {
                         Some(&mut proc.children)
                     }
@@ -527,7 +541,7 @@ impl<'a> Supervisor<'a> {
             return None;
         }
         if decision.allowed || self.recorder.is_some() {
-            let _ = seccomp::respond_continue(listener, n.id);
+            self.let_through(listener, n, tgid, thread_creation);
             return None;
         }
         self.violations.fetch_add(1, Ordering::Relaxed);
@@ -544,7 +558,7 @@ impl<'a> Supervisor<'a> {
         );
         match self.action {
             Action::Log => {
-                let _ = seccomp::respond_continue(listener, n.id);
+                self.let_through(listener, n, tgid, thread_creation);
             }
             Action::Deny => {
                 let _ = seccomp::respond_errno(listener, n.id, libc::EPERM);
@@ -570,6 +584,71 @@ impl<'a> Supervisor<'a> {
         }
         let _ = fd;
         Some(record)
+    }
+
+    /// Answers CONTINUE. For a thread creation (`modules`: what the new
+    /// thread inherits) the new thread is the task of `tgid` that appears
+    /// next: creations are let through one at a time, and the thread's own
+    /// first notification waits until it is recorded. If none appears (the
+    /// clone failed, or the thread already ended), the modules wait for the
+    /// next unknown thread of the process, as before.
+    fn let_through(
+        &self,
+        listener: BorrowedFd,
+        n: &Notification,
+        tgid: u32,
+        modules: Option<Vec<String>>,
+    ) {
+        let id = n.id;
+        let Some(modules) = modules else {
+            let _ = seccomp::respond_continue(listener, id);
+            return;
+        };
+        let _one_at_a_time = self.creating.lock().expect("not poisoned");
+        let before = tasks_of(tgid);
+        // Counted when the creator blocks (it is blocked now, held): once
+        // it blocks again, it is past the clone (glibc reuses a joined
+        // thread's stack, so the next clone may look the same).
+        let switches = voluntary_switches(tgid, n.tid);
+        if seccomp::respond_continue(listener, id).is_err() {
+            return;
+        }
+        let deadline = Instant::now() + CREATION_WAIT;
+        let new = loop {
+            // Whether the clone has returned, asked before the threads are
+            // listed: a new thread it made is in the list that follows.
+            let returned = Instant::now() >= deadline
+                || elsewhere(tgid, n)
+                || voluntary_switches(tgid, n.tid) != switches;
+            if let Some(&t) = tasks_of(tgid).difference(&before).next() {
+                break Some(t);
+            }
+            // Returned with no new thread there: the clone failed, or the
+            // thread has already ended.
+            if returned {
+                break None;
+            }
+            std::thread::sleep(Duration::from_micros(20));
+        };
+        tracing::debug!(
+            "thread creation in {tgid}: new thread {new:?} after {:?}",
+            CREATION_WAIT.saturating_sub(deadline.saturating_duration_since(Instant::now()))
+        );
+        let mut procs = self.procs.lock().expect("not poisoned");
+        if let Some(proc) = procs.get_mut(&tgid) {
+            match new {
+                Some(t) => {
+                    proc.threads.insert(t, modules);
+                }
+                None => {
+                    for m in modules {
+                        if !proc.pending.contains(&m) {
+                            proc.pending.push(m);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The process of thread `tid`: remembered, and checked with one
@@ -724,6 +803,46 @@ impl<'a> Supervisor<'a> {
 }
 
 /// Read once per new process of the tree, not per notification.
+/// How long a let-through thread creation is watched for its new thread.
+const CREATION_WAIT: Duration = Duration::from_millis(50);
+
+/// Whether the thread of notification `n` is seen blocked in another
+/// syscall than that one (another number, or other first two arguments:
+/// for a clone, the flags and the new thread's stack); a thread that is
+/// running (`running`) or gone tells nothing.
+fn elsewhere(tgid: u32, n: &Notification) -> bool {
+    let Ok(line) = std::fs::read_to_string(format!("/proc/{tgid}/task/{}/syscall", n.tid)) else {
+        return false;
+    };
+    let mut f = line.split_whitespace();
+    let Some(nr) = f.next().and_then(|t| t.parse::<i64>().ok()) else {
+        return false;
+    };
+    let hex =
+        |t: Option<&str>| t.and_then(|t| u64::from_str_radix(t.trim_start_matches("0x"), 16).ok());
+    nr != i64::from(n.nr) || hex(f.next()) != Some(n.args[0]) || hex(f.next()) != Some(n.args[1])
+}
+
+/// `voluntary_ctxt_switches` of thread `tid`.
+fn voluntary_switches(tgid: u32, tid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{tgid}/task/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The threads of process `tgid` now.
+fn tasks_of(tgid: u32) -> std::collections::BTreeSet<u32> {
+    std::fs::read_dir(format!("/proc/{tgid}/task"))
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn ppid_of(pid: u32) -> u32 {
     launcher::parent_of(pid).unwrap_or(0)
 }
