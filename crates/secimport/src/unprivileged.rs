@@ -415,7 +415,18 @@ impl<'a> Supervisor<'a> {
                     .or_insert_with(|| std::mem::take(&mut proc.pending))
                     .clone();
                 let stack = match &proc.remote {
-                    Some(r) => r.stack(tid, self.walk_limit),
+                    // The thread is held, but other threads may be changing
+                    // the interpreter's lists as they are read: one more
+                    // read before a stack counts as unreadable.
+                    Some(r) => match r.stack(tid, self.walk_limit) {
+                        Err(
+                            e @ (RemoteError::NoThreadState(_)
+                            | RemoteError::ThreadIds { .. }
+                            | RemoteError::NotPython { .. }),
+                        ) => Err(e),
+                        Err(_) => r.stack(tid, self.walk_limit),
+                        ok => ok,
+                    },
                     None => Err(attach_error.unwrap_or(RemoteError::NotPython {
                         pid: tgid,
                         reason: "its runtime could not be found".into(),
