@@ -174,6 +174,18 @@ impl Guards {
         ms
     }
 
+    /// [`Guards::define`] for a command: a new guard's log directory is
+    /// prepared first (both backends' supervisors).
+    fn define_logged(&mut self, id: u32, allow: Allow, log: PathBuf) -> Result<Defined, String> {
+        if !self.guards.contains_key(&id) {
+            if let Some(dir) = log.parent() {
+                crate::logfile::prepare_dir(dir)
+                    .map_err(|e| format!("log directory {}: {e}", dir.display()))?;
+            }
+        }
+        self.define(id, allow, log)
+    }
+
     /// A `guard` command: defines guard `id`, or makes it stricter. Refuses
     /// anything that would let it allow more, or change its log.
     fn define(&mut self, id: u32, allow: Allow, log: PathBuf) -> Result<Defined, String> {
@@ -307,13 +319,7 @@ fn parse(line: &str) -> Result<Command, String> {
 fn apply(cmd: Command, sandbox: &mut Sandbox, guards: &mut Guards) -> Result<(), String> {
     match cmd {
         Command::Guard { id, allow, log } => {
-            if !guards.guards.contains_key(&id) {
-                if let Some(dir) = log.parent() {
-                    crate::logfile::prepare_dir(dir)
-                        .map_err(|e| format!("log directory {}: {e}", dir.display()))?;
-                }
-            }
-            guards.define(id, allow, log)?;
+            guards.define_logged(id, allow, log)?;
             for m in guards.modules_of(id) {
                 sandbox
                     .set_rule_with_flags(m, &guards.allow_for(m), RULE_GUARD)
@@ -632,15 +638,7 @@ impl FileGuards {
         let mut st = self.state.lock().expect("not poisoned");
         let (guards, ids) = &mut *st;
         match cmd {
-            Command::Guard { id, allow, log } => {
-                if !guards.guards.contains_key(&id) {
-                    if let Some(dir) = log.parent() {
-                        crate::logfile::prepare_dir(dir)
-                            .map_err(|e| format!("log directory {}: {e}", dir.display()))?;
-                    }
-                }
-                guards.define(id, allow, log).map(|_| ())
-            }
+            Command::Guard { id, allow, log } => guards.define_logged(id, allow, log).map(|_| ()),
             Command::File { id, filename } => {
                 if !guards.guards.contains_key(&id) {
                     return Err(format!("file: no guard {id}"));
